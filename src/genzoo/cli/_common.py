@@ -1,0 +1,50 @@
+"""Helpers shared by the commands: run directories, devices, output paths."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+
+def add_run_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
+    p.add_argument("run", metavar="RUN_DIR", help="a run directory written by 'genzoo train'")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def load_run(args):
+    from genzoo.training.run import load
+
+    return load(args.run, device=device(args.device))
+
+
+def output_path(args, default_name: str) -> Path:
+    out = getattr(args, "out", None)
+    return Path(out) if out else Path(args.run) / default_name
+
+
+def generator(args, model) -> torch.Generator:
+    return torch.Generator(device=model.device).manual_seed(args.seed)
+
+
+def value_range(args) -> tuple[float, float]:
+    from genzoo.training.run import read_run_config
+
+    scale = read_run_config(args.run).get("data", {}).get("scale", "01")
+    return (-1.0, 1.0) if scale == "pm1" else (0.0, 1.0)
+
+
+def split_of(args, name: str):
+    from genzoo.training.run import load_run_data
+
+    data = load_run_data(args.run, **({"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}))
+    return data, getattr(data, name)

@@ -1,0 +1,24 @@
+"""Datasets, file formats, preprocessing and downloads for genzoo.
+
+``load_dataset(DataConfig(...))`` returns a whole in-memory :class:`ImageDataset` (float32 tensors,
+train/valid/test) for a named dataset (:data:`DATASETS`), a ``.npz``/``.npy`` file or a folder of
+images. ``make_batch_transform(cfg)`` gives the per-batch randomness (dynamic binarization or
+uniform dequantization) that the trainer applies to each batch. Every bad input raises
+:class:`DataError`, a ``ValueError`` whose one-line message names the file or option.
+"""
+
+from genzoo.data.datasets import DATASETS, DataConfig, ImageDataset, Split, default_data_dir, load_dataset
+from genzoo.data.errors import DataError
+from genzoo.data.transforms import BatchTransform, make_batch_transform
+
+__all__ = [
+    "DATASETS",
+    "BatchTransform",
+    "DataConfig",
+    "DataError",
+    "ImageDataset",
+    "Split",
+    "default_data_dir",
+    "load_dataset",
+    "make_batch_transform",
+]

@@ -1,0 +1,119 @@
+"""Pictures a person can look at: image grids, latent manifolds, code scatter plots, interpolations."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def grid_array(images: torch.Tensor, nrow: int | None = None, value_range=(0.0, 1.0), pad: int = 2) -> np.ndarray:
+    """(N, C, H, W) -> uint8 (rows*H', cols*W', C) mosaic with ``pad`` pixels between tiles."""
+    images = images.detach().float().cpu()
+    if images.dim() != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
+    lo, hi = value_range
+    images = ((images - lo) / (hi - lo)).clamp(0, 1)
+    n, c, h, w = images.shape
+    ncol = nrow or max(1, int(math.ceil(math.sqrt(n))))
+    nrows = int(math.ceil(n / ncol))
+    out = torch.ones(c, nrows * (h + pad) + pad, ncol * (w + pad) + pad) * 0.5
+    for i in range(n):
+        r, col = divmod(i, ncol)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        out[:, top:top + h, left:left + w] = images[i]
+    return (out.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, value_range=(0.0, 1.0),
+              scale: int = 2) -> Path:
+    """Save a grid of images as a PNG (enlarged ``scale`` times, nearest neighbour)."""
+    arr = grid_array(images, nrow, value_range)
+    img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
+
+
+def manifold_codes(n: int = 20, eps: float = 0.05) -> torch.Tensor:
+    """An n x n grid of 2-D codes through the inverse Gaussian CDF of an even grid on
+    [eps, 1-eps]^2 (AEVB, figure 4): (n*n, 2), row-major, top row = high z2."""
+    p = torch.linspace(eps, 1 - eps, n)
+    v = torch.distributions.Normal(0.0, 1.0).icdf(p)
+    z1, z2 = torch.meshgrid(v, v.flip(0), indexing="xy")
+    return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
+
+
+def interpolate_codes(z0: torch.Tensor, z1: torch.Tensor, steps: int = 10, spherical: bool = False) -> torch.Tensor:
+    """Codes on the path from z0 to z1 (linear, or slerp): (steps, D)."""
+    t = torch.linspace(0, 1, steps, device=z0.device).unsqueeze(1)
+    if not spherical:
+        return (1 - t) * z0 + t * z1
+    a, b = z0 / z0.norm(), z1 / z1.norm()
+    omega = torch.arccos((a * b).sum().clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * z0 + (torch.sin(t * omega) / so) * z1
+
+
+def project_2d(codes: torch.Tensor) -> tuple[np.ndarray, str]:
+    """2-D view of codes: as they are when 2-D, else PCA."""
+    x = codes.detach().float().cpu().numpy()
+    if x.shape[1] == 2:
+        return x, "z"
+    if x.shape[1] == 1:
+        return np.concatenate([x, np.zeros_like(x)], 1), "z"
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=2, random_state=0).fit_transform(x), "PCA"
+
+
+def save_scatter(points: np.ndarray, labels, path: str | Path, title: str = "", axis: str = "z") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
+    if labels is None:
+        ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.6)
+    else:
+        sc = ax.scatter(points[:, 0], points[:, 1], c=np.asarray(labels), cmap="tab10", s=4, alpha=0.8)
+        fig.colorbar(sc, ax=ax, label="label")
+    ax.set_xlabel(f"{axis} 1")
+    ax.set_ylabel(f"{axis} 2")
+    ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def save_curves(rows: list[dict], keys: list[str], path: str | Path, title: str = "") -> Path:
+    """Line plot of metrics.csv columns against epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    epochs = [int(r["epoch"]) for r in rows]
+    for k in keys:
+        ys = [float(r[k]) if r.get(k) not in (None, "") else np.nan for r in rows]
+        ax.plot(epochs, ys, label=k)
+    ax.set_xlabel("epoch")
+    ax.legend()
+    ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,52 @@
+"""The variational objectives of the VAE family: the SGVB ELBO (Kingma & Welling 2013) and the
+importance-weighted bound (Burda et al., "Importance Weighted Autoencoders", 2016)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from genzoo.config import field
+from genzoo.objectives.base import Batch, Objective, ObjectiveConfig
+from genzoo.registry import register_objective
+
+
+@dataclass(frozen=True)
+class ELBOConfig(ObjectiveConfig):
+    estimator: str = field("B", help="SGVB estimator: A = Monte-Carlo KL (eq. 6), B = analytic KL (eq. 10)",
+                           choices=("A", "B"))
+    samples: int = field(1, help="L, posterior samples per data point")
+    beta: float = field(1.0, help="weight of the KL term (beta-VAE); 1 is the true ELBO")
+
+
+@register_objective("elbo", config=ELBOConfig, summary="negative ELBO, SGVB estimator A or B (Kingma & Welling)")
+class ELBO(Objective):
+    monitor = "neg_elbo"
+
+    def __call__(self, model, batch: Batch, *, player="model", generator=None):
+        c = self.config
+        elbo = model.elbo(batch["x"], k=c.samples, analytic_kl_term=c.estimator == "B", beta=c.beta,
+                          generator=generator)
+        out = {"loss": -elbo}
+        if c.beta != 1.0:  # report the true bound too
+            with torch.no_grad():
+                elbo = model.elbo(batch["x"], k=c.samples, generator=generator)
+        out["neg_elbo"] = -elbo.detach()
+        return out
+
+
+@dataclass(frozen=True)
+class IWAEConfig(ObjectiveConfig):
+    samples: int = field(50, help="k, importance samples per data point")
+
+
+@register_objective("iwae", config=IWAEConfig, summary="importance-weighted bound with k samples (Burda et al.)")
+class IWAE(Objective):
+    monitor = "neg_iwae_bound"
+
+    def __call__(self, model, batch: Batch, *, player="model", generator=None):
+        k = self.config.samples
+        bound = torch.logsumexp(model.log_weights(batch["x"], k, generator), dim=0) - math.log(k)  # (B,)
+        return {"loss": -bound, "neg_iwae_bound": -bound.detach()}

@@ -1,0 +1,130 @@
+"""Run directories: build a model from a registry name and data, train it, save it, load it back.
+
+A run directory holds ``config.json`` (model name and config, objective, data, training options,
+the command line and the genzoo version), ``model.safetensors``, ``checkpoint.pt``, ``metrics.csv``
+and pictures. :func:`load` rebuilds the model from the first two, with no pickle.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+import genzoo
+from genzoo.config import from_dict, to_dict
+from genzoo.registry import get_model, get_objective
+from genzoo.training import checkpoint as ckpt
+from genzoo.training import distributed as dist_util
+from genzoo.training.trainer import TrainConfig, Trainer
+
+
+def build_model(name: str, shape: tuple[int, ...], config=None, **overrides):
+    """Instantiate registered model ``name`` for data of ``shape`` (C, H, W)."""
+    entry = get_model(name)
+    cfg = config if config is not None else entry.default_config()
+    cfg = replace(cfg, shape=tuple(shape), **overrides)
+    model = entry.model_cls(cfg)
+    model.registry_name = name
+    return model
+
+
+def build_objective(name: str, config=None):
+    entry = get_objective(name)
+    return entry.objective_cls(config if config is not None else entry.config_cls())
+
+
+def _check_run_dir(run_dir: Path) -> Path:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run directory")
+    return run_dir
+
+
+def read_run_config(run_dir: str | Path) -> dict:
+    return ckpt.read_json(_check_run_dir(Path(run_dir)) / ckpt.CONFIG_FILE)
+
+
+def load(run_dir: str | Path, device: str | torch.device = "cpu", weights: str = ckpt.WEIGHTS_FILE):
+    """Rebuild the model saved in ``run_dir`` (config.json + model.safetensors), in eval mode."""
+    run_dir = _check_run_dir(Path(run_dir))
+    info = read_run_config(run_dir)
+    try:
+        entry = get_model(info["model"])
+        cfg = from_dict(entry.config_cls, info["model_config"])
+    except KeyError as e:
+        raise ValueError(f"{run_dir / ckpt.CONFIG_FILE}: missing field {e}") from None
+    model = entry.model_cls(cfg)
+    model.registry_name = info["model"]
+    ckpt.load_weights(run_dir / weights, model)
+    return model.to(device).eval()
+
+
+def load_run_data(run_dir: str | Path, **overrides):
+    """The dataset a run was trained on (as recorded in its config.json), with optional overrides."""
+    from genzoo.data import DataConfig, load_dataset
+
+    info = read_run_config(run_dir)
+    cfg = replace(from_dict(DataConfig, info["data"]), **overrides)
+    return load_dataset(cfg)
+
+
+def train(model_name: str, *, data_config, out_dir: str | Path, model_config=None, objective: str | None = None,
+          objective_config=None, train_config: TrainConfig | None = None, resume: bool = False,
+          data_b_config=None, command: str | None = None, dataset=None) -> tuple[torch.nn.Module, dict]:
+    """Train registered model ``model_name`` and write a run directory; returns (model, last metrics).
+
+    With ``resume=True`` every option is read back from ``out_dir/config.json`` (and the epoch
+    count may be raised through ``train_config``)."""
+    from genzoo.data import DataConfig, load_dataset, make_batch_transform
+
+    out_dir = Path(out_dir)
+    train_config = train_config or TrainConfig()
+    if resume:
+        info = read_run_config(out_dir)
+        model_name, objective = info["model"], info["objective"]
+        model_config = from_dict(get_model(model_name).config_cls, info["model_config"])
+        objective_config = from_dict(get_objective(objective).config_cls, info["objective_config"])
+        data_config = from_dict(DataConfig, info["data"])
+        data_b_config = from_dict(DataConfig, info["data_b"]) if info.get("data_b") else None
+        saved = from_dict(TrainConfig, info["train"])
+        train_config = replace(saved, epochs=max(saved.epochs, train_config.epochs))
+    elif (out_dir / ckpt.CHECKPOINT_FILE).exists():
+        raise FileExistsError(f"{out_dir} already holds a run; pass --resume to continue it or choose another --out")
+    entry = get_model(model_name)
+    objective = objective or entry.objectives[0]
+    if objective not in entry.objectives:
+        raise ValueError(f"model {model_name!r} cannot be trained by objective {objective!r}; "
+                         f"choose from {', '.join(entry.objectives)}")
+    data = dataset if dataset is not None else load_dataset(data_config)
+    if data_b_config is not None:
+        data.domain_b = load_dataset(data_b_config)
+    model_config = model_config if model_config is not None else entry.default_config()
+    torch.manual_seed(train_config.seed)
+    model = build_model(model_name, data.shape, config=model_config)
+    obj = build_objective(objective, objective_config)
+    trainer = Trainer(model, obj, data, train_config, out_dir=out_dir,
+                      batch_transform=make_batch_transform(data_config))
+    if trainer.dist.is_main:
+        record = {
+            "genzoo_version": genzoo.__version__,
+            "model": model_name, "model_config": to_dict(model.config),
+            "objective": objective, "objective_config": to_dict(obj.config),
+            "data": to_dict(data_config), "data_b": to_dict(data_b_config) if data_b_config else None,
+            "train": to_dict(train_config),
+            "command": command if command is not None else " ".join(["genzoo", *sys.argv[1:]]),
+            "num_classes": data.num_classes, "levels": data.levels,
+        }
+        if resume:
+            record["command"] = read_run_config(out_dir).get("command", record["command"])
+        out_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.write_json(out_dir / ckpt.CONFIG_FILE, record)
+    try:
+        metrics = trainer.fit(resume=resume)
+    finally:
+        dist_util.cleanup(trainer.dist)
+    if (out_dir / ckpt.WEIGHTS_FILE).exists():  # keep the best validation weights in the returned model
+        ckpt.load_weights(out_dir / ckpt.WEIGHTS_FILE, model)
+    return model, metrics
