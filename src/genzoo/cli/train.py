@@ -84,7 +84,8 @@ def main(argv: list[str]) -> int:
                              "the other options come from the run's config.json")
     train(args.model, data_config=data_cfg, out_dir=args.out, model_config=model_cfg, objective=objective,
           objective_config=obj_cfg, train_config=train_cfg, resume=args.resume, data_b_config=data_b,
-          command="genzoo train " + shlex.join(argv))
+          command="genzoo train " + shlex.join(argv),
+          given_model_options=frozenset(given_options(entry.config_cls, args, key="model")))
     if os.environ.get("RANK", "0") == "0":
         print(f"trained {args.model}: run directory {args.out}")
     return 0

@@ -8,7 +8,7 @@ and pictures. :func:`load` rebuilds the model from the first two, with no pickle
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
@@ -29,6 +29,19 @@ def build_model(name: str, shape: tuple[int, ...], config=None, **overrides):
     model = entry.model_cls(cfg)
     model.registry_name = name
     return model
+
+
+def fit_config_to_data(model_config, data, data_config, given: frozenset[str] | None = None):
+    """Set the output-distribution fields a model config may have (``likelihood``, ``levels``,
+    ``input_scale``) from the data, except those the user gave (``given``; None = all
+    left as they are, i.e. the caller built the config deliberately)."""
+    if given is None:
+        return model_config
+    auto = {"likelihood": "bernoulli" if data.binary else "categorical", "levels": data.levels,
+            "input_scale": data_config.scale}
+    names = {f.name for f in fields(model_config)}
+    auto = {k: v for k, v in auto.items() if k in names and k not in given}
+    return replace(model_config, **auto) if auto else model_config
 
 
 def build_objective(name: str, config=None):
@@ -73,7 +86,8 @@ def load_run_data(run_dir: str | Path, **overrides):
 
 def train(model_name: str, *, data_config, out_dir: str | Path, model_config=None, objective: str | None = None,
           objective_config=None, train_config: TrainConfig | None = None, resume: bool = False,
-          data_b_config=None, command: str | None = None, dataset=None) -> tuple[torch.nn.Module, dict]:
+          data_b_config=None, command: str | None = None, dataset=None,
+          given_model_options: frozenset[str] | None = None) -> tuple[torch.nn.Module, dict]:
     """Train registered model ``model_name`` and write a run directory; returns (model, last metrics).
 
     With ``resume=True`` every option is read back from ``out_dir/config.json`` (and the epoch
@@ -102,6 +116,8 @@ def train(model_name: str, *, data_config, out_dir: str | Path, model_config=Non
     if data_b_config is not None:
         data.domain_b = load_dataset(data_b_config)
     model_config = model_config if model_config is not None else entry.default_config()
+    if not resume:
+        model_config = fit_config_to_data(model_config, data, data_config, given_model_options)
     torch.manual_seed(train_config.seed)
     model = build_model(model_name, data.shape, config=model_config)
     obj = build_objective(objective, objective_config)
