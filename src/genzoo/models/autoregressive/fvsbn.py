@@ -1,0 +1,63 @@
+"""Fully-visible sigmoid belief network (Neal 1992; Frey 1998): every pixel is a logistic
+regression on all earlier pixels, p(x_i = 1 | x_<i) = sigmoid(b_i + sum_{j<i} W_ij x_j), i.e. one
+strictly lower-triangular :class:`~genzoo.nn.masked.MaskedLinear` layer in raster order. The
+categorical variant is a multinomial logistic regression per pixel (W has ``levels`` rows per
+pixel)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from genzoo.models.autoregressive._common import (
+    AutoregressiveConfig,
+    AutoregressiveModel,
+    from_raster,
+    raster_index,
+    to_raster,
+)
+from genzoo.nn.masked import MaskedLinear
+from genzoo.registry import register_model
+
+
+@dataclass(frozen=True)
+class FVSBNConfig(AutoregressiveConfig):
+    pass
+
+
+@register_model("fvsbn", config=FVSBNConfig, objectives=("nll",), family="autoregressive",
+                summary="fully-visible sigmoid belief net (logistic regression on earlier pixels)")
+class FVSBN(AutoregressiveModel):
+    def __init__(self, config: FVSBNConfig):
+        super().__init__(config)
+        d, k = config.dim, self.out_per_pixel
+        order = torch.arange(d)
+        mask = (order.unsqueeze(1) > order.unsqueeze(0)).float()  # (D, D): output i sees j < i
+        self.linear = MaskedLinear(d, d * k, mask.repeat_interleave(k, dim=0))  # rows (i, k)
+        torch.nn.init.zeros_(self.linear.weight)
+
+    def _logits(self, u: torch.Tensor) -> torch.Tensor:
+        out = self.linear(to_raster(u))  # (B, D * K)
+        if self.categorical:
+            return from_raster(out.reshape(u.shape[0], self.config.dim, -1), self.config.shape, True)
+        return from_raster(out, self.config.shape, False)
+
+    # incremental sampling: keep the pre-activation of every pixel and add column j once x_j is known
+    def _fast_start(self, n, canvas):
+        return {"a": self.linear.bias.expand(n, -1).clone(), "w": self.linear.masked_weight()}
+
+    def _fast_step(self, state, canvas, r, c, ch):
+        i, k = raster_index(self.config.shape, r, c, ch), self.out_per_pixel
+        if i > 0:
+            pr, pc, pch = _previous(self.config.shape, i)
+            state["a"] += canvas[:, pch, pr, pc].unsqueeze(1) * state["w"][:, i - 1]  # (n, D * K)
+        out = state["a"][:, i * k: (i + 1) * k]
+        return out if self.categorical else out[:, 0]
+
+
+def _previous(shape: tuple[int, ...], i: int) -> tuple[int, int, int]:
+    """(r, c, ch) of raster index ``i - 1``."""
+    ch_, _, w = shape
+    j = i - 1
+    return j // ch_ // w, j // ch_ % w, j % ch_

@@ -1,0 +1,72 @@
+"""NADE, the neural autoregressive distribution estimator (Larochelle & Murray 2011, eq. 2-3):
+
+    h_i = sigmoid(c + W[:, <i] x_<i),    p(x_i = 1 | x_<i) = sigmoid(b_i + V_i . h_i)
+
+with one weight matrix W (H, D) shared by all conditionals, so every pre-activation
+a_i = c + sum_{j<i} W[:, j] x_j is a cumulative sum: all D conditionals cost O(D H) (eq. 4).
+The categorical variant replaces the output with a ``levels``-way softmax per pixel,
+logits_i = b_i + V_i h_i with V_i (levels, H) (as in RNADE's discrete cousin; Uria et al. 2016).
+The ordering is the fixed raster order. Sampling updates a_i in O(H) per pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from genzoo.config import field
+from genzoo.models.autoregressive._common import (
+    AutoregressiveConfig,
+    AutoregressiveModel,
+    from_raster,
+    raster_index,
+    to_raster,
+)
+from genzoo.models.autoregressive.fvsbn import _previous
+from genzoo.registry import register_model
+
+
+@dataclass(frozen=True)
+class NADEConfig(AutoregressiveConfig):
+    hidden: int = field(500, help="hidden units H shared by all conditionals (Larochelle & Murray: 500)")
+
+
+@register_model("nade", config=NADEConfig, objectives=("nll",), family="autoregressive",
+                summary="NADE: shared-weight autoregressive network, O(DH) likelihood")
+class NADE(AutoregressiveModel):
+    def __init__(self, config: NADEConfig):
+        super().__init__(config)
+        if config.hidden < 1:
+            raise ValueError(f"hidden must be positive, got {config.hidden}")
+        d, hid, k = config.dim, config.hidden, self.out_per_pixel
+        self.W = nn.Parameter(torch.randn(hid, d) * 0.01)
+        self.c = nn.Parameter(torch.zeros(hid))
+        vshape = (d, k, hid) if self.categorical else (d, hid)
+        self.V = nn.Parameter(torch.randn(vshape) * 0.01)
+        self.b = nn.Parameter(torch.zeros((d, k) if self.categorical else (d,)))
+
+    def _logits(self, u: torch.Tensor) -> torch.Tensor:
+        v = to_raster(u)  # (B, D)
+        contrib = v.unsqueeze(2) * self.W.t().unsqueeze(0)  # (B, D, H): W[:, j] x_j
+        a = self.c + torch.cumsum(contrib, dim=1) - contrib  # exclusive cumsum: a_i uses j < i
+        h = torch.sigmoid(a)  # (B, D, H)
+        if self.categorical:
+            out = torch.einsum("bdh,dkh->bdk", h, self.V) + self.b  # (B, D, K)
+        else:
+            out = (h * self.V).sum(-1) + self.b  # (B, D)
+        return from_raster(out, self.config.shape, self.categorical)
+
+    def _fast_start(self, n, canvas):
+        return {"a": self.c.expand(n, -1).clone()}  # (n, H)
+
+    def _fast_step(self, state, canvas, r, c, ch):
+        i = raster_index(self.config.shape, r, c, ch)
+        if i > 0:
+            pr, pc, pch = _previous(self.config.shape, i)
+            state["a"] += canvas[:, pch, pr, pc].unsqueeze(1) * self.W[:, i - 1]  # O(H)
+        h = torch.sigmoid(state["a"])  # (n, H)
+        if self.categorical:
+            return h @ self.V[i].t() + self.b[i]  # (n, K)
+        return h @ self.V[i] + self.b[i]  # (n,)
