@@ -9,7 +9,7 @@ Architectures (the model configs' defaults, which follow the papers):
   pixelrnn-row, fvsbn, independent: no MNIST anchor here.
 Every field of the chosen model's config is an option (e.g. --features 16 for a CPU-sized
 PixelCNN). Training goes through genzoo.training (the run directory can be reloaded with
-genzoo.load); if genzoo.training is missing, a minimal Adam loop written here is used instead.
+genzoo.load).
 
 Example (GPU): python benchmarks/autoregressive.py --model pixelcnn --epochs 50 --device cuda
 Short CPU check: OMP_NUM_THREADS=1 python benchmarks/autoregressive.py --model nade --hidden 100 \
@@ -72,30 +72,6 @@ def _train_with_trainer(args, data_config, model_config):
     return model
 
 
-def _train_minimal(args, data, model_config):
-    """MINIMAL FALLBACK LOOP (used only when genzoo.training is unavailable): Adam on -log p(x)."""
-    from dataclasses import replace
-
-    entry = get_model(args.model)
-    torch.manual_seed(args.seed)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
-    model = entry.model_cls(replace(model_config, shape=tuple(data.shape))).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    x = data.train.x.to(device)
-    step = 0
-    for _epoch in range(args.epochs):
-        for idx in torch.randperm(len(x), device=device).split(args.batch_size):
-            loss = -model.log_prob(x[idx]).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            if args.max_steps is not None and step >= args.max_steps:
-                return model
-    return model
-
-
 @torch.no_grad()
 def test_nll(model, x: torch.Tensor, batch_size: int = 500) -> float:
     model.eval()
@@ -121,13 +97,7 @@ def main(argv=None) -> int:
     base = entry.default_config(likelihood="bernoulli")
     model_config = dataclass_from_args(entry.config_cls, args, key="model", base=base)
     start = time.perf_counter()
-    try:
-        import genzoo.training  # noqa: F401
-
-        model = _train_with_trainer(args, data_config, model_config)
-    except ImportError:
-        print("genzoo.training not found: using the minimal training loop in this script")
-        model = _train_minimal(args, data, model_config)
+    model = _train_with_trainer(args, data_config, model_config)
     train_s = time.perf_counter() - start
     x_test = data.test.x
     if args.test_limit is not None:  # a seeded random subset: the test file may be ordered by class

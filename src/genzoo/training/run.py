@@ -32,16 +32,16 @@ def build_model(name: str, shape: tuple[int, ...], config=None, **overrides):
 
 
 def fit_config_to_data(model_config, data, data_config, given: frozenset[str] | None = None):
-    """Set the output-distribution fields a model config may have (``likelihood``, ``levels``,
-    ``input_scale``) from the data, except those the user gave (``given``; None = all
-    left as they are, i.e. the caller built the config deliberately)."""
-    if given is None:
-        return model_config
+    """Set the data-dependent fields a model config may have (``likelihood``, ``levels``,
+    ``input_scale``, ``data_range``, ``shape_b``) from the data, except those in ``given``."""
+    given = given or frozenset()
     auto = {"likelihood": "bernoulli" if data.binary else "categorical", "levels": data.levels,
-            "input_scale": data_config.scale}
+            "input_scale": data_config.scale, "data_range": data_config.scale}
+    if getattr(data, "domain_b", None) is not None:
+        auto["shape_b"] = tuple(data.domain_b.shape)
     names = {f.name for f in fields(model_config)}
     auto = {k: v for k, v in auto.items() if k in names and k not in given}
-    return replace(model_config, **auto) if auto else model_config
+    return replace(model_config, shape=tuple(data.shape), **auto)
 
 
 def build_objective(name: str, config=None):
@@ -117,6 +117,10 @@ def train(model_name: str, *, data_config, out_dir: str | Path, model_config=Non
         data.domain_b = load_dataset(data_b_config)
     model_config = model_config if model_config is not None else entry.default_config()
     if not resume:
+        if given_model_options is None:  # library call: fields left at their defaults follow the data
+            default = entry.default_config()
+            given_model_options = frozenset(f.name for f in fields(model_config)
+                                            if getattr(model_config, f.name) != getattr(default, f.name))
         model_config = fit_config_to_data(model_config, data, data_config, given_model_options)
     torch.manual_seed(train_config.seed)
     model = build_model(model_name, data.shape, config=model_config)

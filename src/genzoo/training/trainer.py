@@ -124,8 +124,8 @@ class Trainer:
     def _setup(self):
         c = self.config
         self.model.to(self.device)
+        domain_b = getattr(self.data, "domain_b", None)  # read before .to(), which builds a new dataset
         self.data = self.data.to(self.device)
-        domain_b = getattr(self.data, "domain_b", None)
         self.domain_b = domain_b.to(self.device) if domain_b is not None else None
         self.players = tuple(self.objective.players)
         self.optimizers = {p: self._make_optimizer(self.objective.parameters(self.model, p)) for p in self.players}
@@ -161,6 +161,7 @@ class Trainer:
             "optimizers": {p: o.state_dict() for p, o in self.optimizers.items()},
             "schedules": {p: s.state_dict() for p, s in self.schedules.items() if s is not None},
             "scaler": self.scaler.state_dict(),
+            "objective": self.objective.state_dict() if hasattr(self.objective, "state_dict") else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -171,6 +172,8 @@ class Trainer:
             if s is not None and p in state["schedules"]:
                 s.load_state_dict(state["schedules"][p])
         self.scaler.load_state_dict(state["scaler"])
+        if state.get("objective") is not None:  # e.g. CycleGAN's image pool
+            self.objective.load_state_dict(state["objective"])
         self.best = state["best"]
         self.bad_epochs = state["bad_epochs"]
 
