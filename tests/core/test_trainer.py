@@ -7,7 +7,7 @@ import torch
 
 import genzoo
 from genzoo.objectives.base import Objective
-from genzoo.training import NonFiniteLossError, Trainer, TrainConfig
+from genzoo.training import NonFiniteLossError, TrainConfig, Trainer
 from genzoo.training.run import build_model, train
 
 

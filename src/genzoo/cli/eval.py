@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 from genzoo.cli._common import add_run_arguments, load_run, split_of
 
 
@@ -15,7 +17,7 @@ def register(sub) -> None:
     add_run_arguments(p)
     p.add_argument("-k", "--k", type=int, default=5000, help="importance samples for latent models (default: 5000)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    p.add_argument("--limit", type=int, help="evaluate only the first N examples")
+    p.add_argument("--limit", type=int, help="evaluate a seeded random subset of N examples")
     p.add_argument("--batch-size", type=int, default=100, help="examples per batch (default: 100)")
     p.add_argument("--data-dir", help="override the data directory recorded in the run")
     p.add_argument("--out", help="JSON path (default: RUN_DIR/eval_<split>.json)")
@@ -29,7 +31,9 @@ def run(args) -> int:
 
     model = load_run(args)
     data, split = split_of(args, args.split)
-    x = split.x if args.limit is None else split.x[: args.limit]
+    x = split.x
+    if args.limit is not None and args.limit < len(x):  # a seeded random subset: files may be ordered by class
+        x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[: args.limit]]
     dequant = None
     cfg = read_run_config(args.run)
     if not data.binary and getattr(model.config, "decoder", None) == "gaussian" and cfg["data"].get("dequantize"):
