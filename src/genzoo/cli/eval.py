@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import torch
-
 from genzoo.cli._common import add_run_arguments, load_run, split_of
 
 
@@ -25,19 +23,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from genzoo.evaluation.likelihood import evaluate_likelihood
+    from genzoo.config import from_dict
+    from genzoo.data import DataConfig
+    from genzoo.evaluation.likelihood import dequantized_levels, evaluate_likelihood, random_subset
     from genzoo.training.checkpoint import write_json
     from genzoo.training.run import read_run_config
 
     model = load_run(args)
     data, split = split_of(args, args.split)
-    x = split.x
-    if args.limit is not None and args.limit < len(x):  # a seeded random subset: files may be ordered by class
-        x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[: args.limit]]
-    dequant = None
+    x = random_subset(split.x, args.limit, args.seed)
     cfg = read_run_config(args.run)
-    if not data.binary and getattr(model.config, "decoder", None) == "gaussian" and cfg["data"].get("dequantize"):
-        dequant = data.levels
+    dequant = dequantized_levels(model, data, from_dict(DataConfig, cfg["data"]))
     result = {"run": str(args.run), "model": cfg["model"], "data": cfg["data"]["name"], "split": args.split,
               **evaluate_likelihood(model, x, k=args.k, batch_size=args.batch_size, seed=args.seed,
                                     dequantized_levels=dequant)}

@@ -48,3 +48,17 @@ def evaluate_likelihood(model, x: torch.Tensor, *, k: int = 5000, batch_size: in
         m, s = _mean_stderr(torch.cat(neg_elbo) + offset)
         out.update({"neg_elbo_nats": m, "neg_elbo_stderr": s, "elbo_bits_per_dim": bits_per_dim(m, dim)})
     return out
+
+
+def dequantized_levels(model, dataset, data_config) -> int | None:
+    """The number of levels to correct for when a continuous density (Gaussian decoder) was
+    trained on dequantized discrete data, else None (see :func:`evaluate_likelihood`)."""
+    continuous = getattr(model.config, "decoder", None) == "gaussian"
+    return dataset.levels if continuous and not dataset.binary and data_config.dequantize else None
+
+
+def random_subset(x: torch.Tensor, limit: int | None, seed: int = 0) -> torch.Tensor:
+    """A seeded random subset of ``limit`` rows (data files are often ordered by class)."""
+    if limit is None or limit >= len(x):
+        return x
+    return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:limit]]

@@ -1,0 +1,240 @@
+"""Compare trained runs in one table: every metric that applies to each run.
+
+* density models (``has_likelihood``): test NLL in nats with its standard error, bits/dim, and for
+  latent-variable models the negative ELBO, via :func:`genzoo.evaluation.likelihood.evaluate_likelihood`
+  (importance sampling with ``k`` samples);
+* anything that samples: FID-style, KID, precision/recall and the IS-style score of ``n_samples``
+  samples against the real test images, in the feature space of genzoo's cached classifier (see
+  :mod:`genzoo.evaluation.features`); optionally the Parzen-window log-likelihood (weak, see
+  :func:`genzoo.evaluation.metrics.parzen_log_likelihood`);
+* training time (sum of the ``seconds`` column of the run's metrics.csv) and the command line
+  that produced the run (config.json ``"command"``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from genzoo.config import field, from_dict
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    samples: int = field(1000, help="samples drawn per run for the feature metrics (0: skip them)")
+    k: int = field(100, help="importance samples per example for latent-variable NLL")
+    eval_examples: int | None = field(None, help="test examples for the likelihood (None: the whole test split)")
+    pr_k: int = field(3, help="nearest neighbours for the precision/recall radii")
+    kid_subsets: int = field(50, help="random subsets for the KID mean and std")
+    kid_subset_size: int = field(1000, help="examples per KID subset (capped at the set sizes)")
+    reference: str = field("test", help="real images the samples are compared with",
+                           choices=("test", "train", "valid"))
+    feature_data: str | None = field(None, help="dataset the feature network is trained on "
+                                                "(None: the run's own dataset)")
+    parzen: bool = field(False, help="also report the (weak) Parzen-window log-likelihood")
+    seed: int = field(0, help="seed for sampling and the metric subsets")
+    batch_size: int = field(250, help="batch size for sampling and likelihood evaluation")
+    device: str = field("cpu", help="device to evaluate on (cpu, cuda, auto)")
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_description(device: str = "auto") -> str:
+    """The device the evaluation ran on (GPU name, or CPU model and threads), for footnotes."""
+    dev = _device(device)
+    if dev.type == "cuda":
+        return f"{torch.cuda.get_device_name(dev)} (torch {torch.__version__})"
+    return f"{_cpu_name()}, {torch.get_num_threads()} threads (torch {torch.__version__})"
+
+
+def training_seconds(run_dir: str | Path) -> tuple[float | None, int | None]:
+    """(total training seconds, epochs) from ``metrics.csv``, or (None, None) when absent."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        return None, None
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    secs = [float(r["seconds"]) for r in rows if r.get("seconds") not in (None, "")]
+    return (sum(secs) if secs else None), (len(rows) or None)
+
+
+def _run_config(run_dir: Path) -> dict:
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{path}: not found; is {run_dir} a genzoo run directory?")
+    return json.loads(path.read_text())
+
+
+def _load_model(run_dir: Path, device: torch.device):
+    import genzoo
+
+    loader = getattr(genzoo, "load", None)
+    if loader is None:
+        from genzoo.training.run import load as loader
+    return loader(run_dir, device=device)
+
+
+@torch.no_grad()
+def draw_samples(model, n: int, *, batch_size: int = 250, seed: int = 0) -> torch.Tensor | None:
+    """``n`` samples on the CPU, or None when the model cannot sample unconditionally."""
+    device = next(model.parameters(), torch.zeros(0)).device
+    g = torch.Generator(device=device).manual_seed(seed)
+    out = []
+    try:
+        for i in range(0, n, batch_size):
+            out.append(model.sample(min(batch_size, n - i), generator=g).float().cpu())
+    except (NotImplementedError, TypeError, ValueError):  # no sampler, or one that needs conditions
+        return None
+    return torch.cat(out) if out else None
+
+
+def evaluate_run(run_dir: str | Path, config: CompareConfig = CompareConfig(), *, data: dict | None = None,
+                 extractor=None, log=None) -> dict:
+    """All applicable metrics of one run as a flat dict (missing metrics are absent).
+
+    ``data`` overrides fields of the run's data config (e.g. ``{"name": "mnist5k"}``);
+    ``extractor`` replaces the cached feature network (any FeatureExtractor)."""
+    from genzoo.data import DataConfig, load_dataset
+    from genzoo.evaluation.features import FeatureNetConfig, get_feature_extractor, split_tensors, to_unit
+    from genzoo.evaluation.metrics import parzen_log_likelihood, sample_quality
+
+    run_dir = Path(run_dir)
+    info = _run_config(run_dir)
+    device = _device(config.device)
+    model = _load_model(run_dir, device)
+    data_cfg = from_dict(DataConfig, {**info.get("data", {}), **(data or {})})
+    dataset = load_dataset(data_cfg)
+    row: dict = {"run": run_dir.name, "path": str(run_dir), "model": info.get("model", type(model).__name__),
+                 "objective": info.get("objective"), "data": data_cfg.name,
+                 "command": info.get("command", "")}
+    x_test, _ = split_tensors(dataset, "test")
+    if getattr(model, "has_likelihood", False):
+        from genzoo.evaluation.likelihood import dequantized_levels, evaluate_likelihood, random_subset
+
+        xs = random_subset(x_test, config.eval_examples, config.seed)
+        dequant = dequantized_levels(model, dataset, data_cfg)
+        try:
+            lik = evaluate_likelihood(model, xs, k=config.k, batch_size=config.batch_size, seed=config.seed,
+                                      dequantized_levels=dequant)
+        except NotImplementedError:
+            lik = {}
+        for key in ("nll_nats", "nll_stderr", "bits_per_dim", "neg_elbo_nats", "neg_elbo_stderr", "exact"):
+            if key in lik:
+                row[key] = lik[key]
+    if config.samples > 0:
+        fake = draw_samples(model, config.samples, batch_size=config.batch_size, seed=config.seed)
+        if fake is not None:
+            real, _ = split_tensors(dataset, config.reference)
+            real = real[:config.samples]
+            if extractor is None:
+                extractor = get_feature_extractor(FeatureNetConfig(data=config.feature_data or data_cfg.name),
+                                                  log=log)
+            if hasattr(extractor, "to"):
+                extractor = extractor.to(device)
+            raw = fake
+            if data_cfg.scale == "pm1":  # the feature network takes [0, 1]
+                real, fake = (real + 1) / 2, (fake + 1) / 2
+            real, fake = to_unit(real), fake.clamp(0, 1)  # decoder means may overshoot the range
+            g = torch.Generator().manual_seed(config.seed)
+            q = sample_quality(real, fake, extractor, k=config.pr_k,
+                               kid_subsets=config.kid_subsets, kid_subset_size=config.kid_subset_size,
+                               generator=g)
+            row.update(q)
+            row["features"] = extractor.name
+            row["n_samples"] = len(fake)
+            if config.parzen:
+                x_valid, _ = split_tensors(dataset, "valid")
+                row.update(parzen_log_likelihood(raw.flatten(1), x_valid, x_test))  # in data space
+    row["train_seconds"], row["epochs"] = training_seconds(run_dir)
+    if row["train_seconds"] is None:
+        del row["train_seconds"], row["epochs"]
+    return row
+
+
+def compare_runs(run_dirs, config: CompareConfig = CompareConfig(), *, data: dict | None = None,
+                 extractor=None, log=None) -> list[dict]:
+    """:func:`evaluate_run` for each run directory, sharing one feature extractor."""
+    from genzoo.evaluation.features import FeatureNetConfig, get_feature_extractor
+
+    rows = []
+    for rd in run_dirs:
+        if extractor is None and config.samples > 0 and config.feature_data is not None:
+            extractor = get_feature_extractor(FeatureNetConfig(data=config.feature_data), log=log)
+        rows.append(evaluate_run(rd, config, data=data, extractor=extractor, log=log))
+    return rows
+
+
+# (key, header, format) in table order
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("run", "run", "{}"), ("model", "model", "{}"), ("data", "data", "{}"),
+    ("nll_nats", "NLL (nats)", "{:.2f}"), ("bits_per_dim", "bits/dim", "{:.4f}"),
+    ("neg_elbo_nats", "-ELBO (nats)", "{:.2f}"), ("fid", "FID-style", "{:.2f}"),
+    ("kid", "KID", "{:.4g}"), ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}"),
+    ("is", "IS-style", "{:.2f}"), ("parzen_ll", "Parzen (nats)", "{:.1f}"),
+    ("train_seconds", "train time", "{}"),
+)
+
+
+def _fmt(row: dict, key: str, fmt: str) -> str:
+    v = row.get(key)
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if key == "nll_nats" and "nll_stderr" in row:
+        return f"{v:.2f} ± {row['nll_stderr']:.2f}"
+    if key == "neg_elbo_nats" and "neg_elbo_stderr" in row:
+        return f"{v:.2f} ± {row['neg_elbo_stderr']:.2f}"
+    if key == "kid":  # its scale follows the feature network's, so no fixed x1e3 convention
+        return f"{v:.4g} ± {row.get('kid_std', 0.0):.2g}"
+    if key == "is" and "is_std" in row:
+        return f"{v:.2f} ± {row['is_std']:.2f}"
+    if key == "parzen_ll" and "parzen_stderr" in row:
+        return f"{v:.1f} ± {row['parzen_stderr']:.1f}"
+    if key == "train_seconds":
+        return f"{v:.1f} s" if v < 60 else f"{v:.0f} s" if v < 600 else f"{v / 60:.1f} min"
+    return fmt.format(v)
+
+
+def format_table(rows: list[dict], *, markdown: bool = True, machine: str | None = None) -> str:
+    """One table of the columns any row has, then the command and feature network of each run."""
+    cols = [c for c in COLUMNS if any(c[0] in r for r in rows)]
+    cells = [[h for _, h, _ in cols]] + [[_fmt(r, k, f) for k, _, f in cols] for r in rows]
+    lines = []
+    if markdown:
+        lines.append("| " + " | ".join(cells[0]) + " |")
+        lines.append("|" + "---|" * len(cols))
+        lines += ["| " + " | ".join(c) + " |" for c in cells[1:]]
+    else:
+        widths = [max(len(r[i]) for r in cells) for i in range(len(cols))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.append("")
+    feats = sorted({r["features"] for r in rows if "features" in r})
+    if feats:
+        lines.append(f"Feature metrics in the space of {', '.join(feats)} "
+                     f"({rows[0].get('n_samples', '?')} samples vs real test images); not Inception FID.")
+    if machine:
+        lines.append(f"Machine: {machine}.")
+    lines.append("Commands:" if markdown else "commands:")
+    for r in rows:
+        lines.append(f"- `{r['run']}`: `{r.get('command') or '?'}`" if markdown
+                     else f"  {r['run']}: {r.get('command') or '?'}")
+    return "\n".join(lines)

@@ -1,0 +1,147 @@
+"""End to end through ``genzoo.cli.main``: anomaly, probe, compare and features on tiny runs."""
+
+import csv
+import json
+
+import pytest
+
+pytest.importorskip("genzoo.cli.main", reason="the CLI (genzoo.cli.main) is not there yet")
+training = pytest.importorskip("genzoo.training.run", reason="the trainer is not there yet")
+
+from genzoo.cli.main import main  # noqa: E402
+from genzoo.data import DataConfig  # noqa: E402
+from genzoo.evaluation import features as feat  # noqa: E402
+from genzoo.training import TrainConfig  # noqa: E402
+
+DATA = DataConfig(name="digits", binarize="static", limit=200)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    tc = TrainConfig(epochs=1, max_steps=3, batch_size=50, progress=False, sample_every=0, device="cpu")
+    out = {}
+    for name in ("vae", "ae", "independent"):
+        training.train(name, data_config=DATA, out_dir=root / name, train_config=tc,
+                       command=f"genzoo train {name} --data digits")
+        out[name] = root / name
+    return out
+
+
+@pytest.fixture()
+def tiny_features(tmp_path, monkeypatch):
+    """A tiny feature network cached where 'compare' looks for the digits one (no 1-minute training)."""
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    cfg = feat.FeatureNetConfig(data="digits", input_size=8, channels=(4,), feature_dim=8, epochs=1)
+    feat.save_feature_net(feat.FeatureNet(cfg), feat.feature_net_path(feat.FeatureNetConfig(data="digits")),
+                          accuracy=0.1)
+    return cfg
+
+
+def test_anomaly_cli_reports_auroc_and_writes_csv(runs, tmp_path, capsys):
+    out = tmp_path / "scores.csv"
+    rc = main(["anomaly", str(runs["vae"]), "--normal-label", "3", "--score", "nll", "-k", "3",
+               "--device", "cpu", "--out", str(out)])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["score"] == "nll" and 0.0 <= summary["auroc"] <= 1.0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == summary["n"] > 0
+    assert set(rows[0]) == {"index", "label", "is_anomaly", "nll"}
+    assert sum(int(r["is_anomaly"]) for r in rows) == summary["anomalies"]
+    assert all((r["label"] != "3") == (r["is_anomaly"] == "1") for r in rows)
+
+
+def test_anomaly_cli_default_score_and_refusals(runs, capsys):
+    assert main(["anomaly", str(runs["ae"]), "--device", "cpu", "--limit", "20"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["score"] == "recon" and "auroc" not in summary
+    assert (runs["ae"] / "anomaly_recon.csv").is_file()
+    assert main(["anomaly", str(runs["ae"]), "--score", "nll", "--device", "cpu"]) == 2
+    assert "does not apply" in capsys.readouterr().err
+
+
+def test_probe_cli(runs, capsys):
+    rc = main(["probe", str(runs["ae"]), "--labels", "20", "--all", "--json", "--device", "cpu"])
+    assert rc == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["features"] for r in rows} >= {"codes", "pixels"}
+    assert {r["labels"] for r in rows} == {20, 200}
+    assert all(0.0 <= r["test_error"] <= 1.0 for r in rows)
+    assert (runs["ae"] / "probe.json").is_file()
+    assert main(["probe", str(runs["independent"]), "--device", "cpu"]) == 2  # no encoder
+
+
+def test_probe_cli_clustering(runs, capsys):
+    assert main(["probe", str(runs["vae"]), "--labels", "20", "--no-baselines", "--cluster", "--device", "cpu"]) == 0
+    text = capsys.readouterr().out
+    assert "| codes |" in text and "clustering accuracy (test, best match):" in text
+    acc = json.loads((runs["vae"] / "probe.json").read_text())["clustering_accuracy"]
+    assert 0.1 <= acc <= 1.0  # the best match is never below chance-ish on a balanced test split
+
+
+def test_compare_cli_markdown_and_json(runs, tiny_features, tmp_path, capsys):
+    args = ["compare", str(runs["vae"]), str(runs["ae"]), str(runs["independent"]), "--samples", "40",
+            "--k", "3", "--eval-examples", "30", "--kid-subsets", "3"]
+    assert main(args + ["--markdown", "--out", str(tmp_path / "t.md")]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("| run | model | data | NLL (nats) | bits/dim | -ELBO (nats) | FID-style")
+    assert "genzoo train independent --data digits" in text
+    assert (tmp_path / "t.md").read_text().strip() == text.strip()
+    assert main(args + ["--json", "--parzen"]) == 0
+    rows = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["vae"]["parzen_ll"] < 0 and rows["vae"]["parzen_stderr"] > 0  # 64-dim binary data
+    assert "nll_nats" in rows["vae"] and "neg_elbo_nats" in rows["vae"] and "fid" in rows["vae"]
+    assert "nll_nats" in rows["independent"] and rows["independent"]["exact"] is True
+    assert "nll_nats" not in rows["ae"] and "fid" not in rows["ae"]  # no likelihood, no sampler
+    assert rows["vae"]["features"] == tiny_features.name and rows["vae"]["n_samples"] == 40
+    assert rows["vae"]["train_seconds"] >= 0 and rows["vae"]["epochs"] == 1
+
+
+def test_features_cli_trains_and_caches(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path))
+    args = ["features", "--data", "digits", "--input-size", "8", "--channels", "4", "--feature-dim", "8",
+            "--epochs", "1"]
+    assert main(args) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert meta["data"] == "digits" and len(meta["sha256"]) == 64 and 0 <= meta["test_accuracy"] <= 1
+    assert meta["name"].startswith("cnn8-digits-seed0-")
+    assert (tmp_path / "features" / f"{meta['name']}.safetensors").is_file()
+    # another configuration is another network, not the cached one
+    assert main(args[:-1] + ["2"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] != meta["name"]
+
+
+def _benchmark(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing")
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compare_all_benchmark_writes_a_table(runs, tiny_features, tmp_path, capsys):
+    out = tmp_path / "cmp.md"
+    rc = _benchmark("compare_all").main([str(runs["vae"]), str(runs["independent"]), str(tmp_path / "nothing"),
+                                         "--samples", "30", "--k", "2", "--eval-examples", "20",
+                                         "--feature-data", "digits", "--device", "cpu", "--out", str(out)])
+    assert rc == 0
+    text = out.read_text()
+    assert "| vae | vae | digits |" in text and "| independent | independent | digits |" in text
+    assert "Machine:" in text and "Table regenerated by:" in text
+    assert "skipping" in capsys.readouterr().err
+
+
+def test_anomaly_benchmark_smoke(tmp_path, capsys):
+    bench = _benchmark("anomaly_one_class")
+    rc = bench.main(["--digits", "0", "--models", "independent", "--epochs", "1", "--test-limit", "200",
+                     "--device", "cpu", "--out", str(tmp_path)])
+    assert rc == 0
+    result = json.loads((tmp_path / "anomaly_one_class.json").read_text())
+    assert 0.0 <= result["measured"]["independent (nll)"]["0"] <= 100.0
+    assert "| One-class Deep SVDD | published" in (tmp_path / "anomaly_one_class.md").read_text()
