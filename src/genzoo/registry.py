@@ -19,6 +19,15 @@ class ModelEntry:
     family: str
     summary: str
     config_overrides: tuple[tuple[str, object], ...] = ()
+    #: TrainConfig fields this model trains best with (e.g. GANs: lr 2e-4, betas (0.5, 0.999))
+    train_defaults: tuple[tuple[str, object], ...] = ()
+
+    def default_train_config(self, **kw):
+        from genzoo.training.trainer import TrainConfig
+
+        values = dict(self.train_defaults)
+        values.update(kw)
+        return TrainConfig(**values)
 
     def default_config(self, **kw):
         values = dict(self.config_overrides)
@@ -40,7 +49,7 @@ OBJECTIVES: dict[str, ObjectiveEntry] = {}
 
 def register_model(
     name: str, *, config: type, objectives: tuple[str, ...], family: str, summary: str,
-    overrides: dict | None = None,
+    overrides: dict | None = None, train_defaults: dict | None = None,
 ):
     """Class decorator: ``@register_model("vae", config=VAEConfig, objectives=("elbo", "iwae"), ...)``.
 
@@ -50,17 +59,18 @@ def register_model(
 
     def deco(cls):
         register_variant(name, cls, config=config, objectives=objectives, family=family,
-                         summary=summary, overrides=overrides)
+                         summary=summary, overrides=overrides, train_defaults=train_defaults)
         return cls
 
     return deco
 
 
-def register_variant(name, cls, *, config, objectives, family, summary, overrides=None) -> None:
+def register_variant(name, cls, *, config, objectives, family, summary, overrides=None,
+                     train_defaults=None) -> None:
     if name in MODELS:
         raise ValueError(f"model name {name!r} is registered twice")
     MODELS[name] = ModelEntry(name, cls, config, tuple(objectives), family, summary,
-                              tuple((overrides or {}).items()))
+                              tuple((overrides or {}).items()), tuple((train_defaults or {}).items()))
 
 
 def register_objective(name: str, *, config: type, summary: str):

@@ -104,3 +104,17 @@ def test_two_process_ddp_run(tmp_path):
     import genzoo
 
     assert genzoo.load(run).sample(2).shape == (2, 1, 8, 8)
+
+
+def test_models_bring_their_training_defaults(tmp_path):
+    from genzoo.registry import get_model
+
+    assert get_model("dcgan").default_train_config().betas == (0.5, 0.999)
+    assert get_model("vae").default_train_config().lr == 1e-3
+    run = tmp_path / "gan"
+    assert main(["train", "gan", *TINY, "--out", str(run)]) == 0
+    train = json.loads((run / "config.json").read_text())["train"]
+    assert train["lr"] == 2e-4 and train["betas"] == [0.5, 0.999]
+    run2 = tmp_path / "gan2"
+    assert main(["train", "gan", *TINY, "--lr", "1e-4", "--out", str(run2)]) == 0
+    assert json.loads((run2 / "config.json").read_text())["train"]["lr"] == 1e-4

@@ -50,7 +50,7 @@ def _parser(model: str | None, objective: str | None) -> argparse.ArgumentParser
                           defaults=entry.default_config())
     obj = get_objective(objective or entry.objectives[0])
     add_dataclass_options(p, obj.config_cls, key="objective", title=f"objective ({obj.name})")
-    add_dataclass_options(p, TrainConfig, key="train", title="training")
+    add_dataclass_options(p, TrainConfig, key="train", title="training", defaults=entry.default_train_config())
     return p
 
 
@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
     data_b = replace(data_cfg, name=args.data_b) if args.data_b else None
     model_cfg = dataclass_from_args(entry.config_cls, args, key="model", base=entry.default_config())
     obj_cfg = dataclass_from_args(get_objective(objective).config_cls, args, key="objective")
-    train_cfg = dataclass_from_args(TrainConfig, args, key="train")
+    train_cfg = dataclass_from_args(TrainConfig, args, key="train", base=entry.default_train_config())
     if args.resume:
         given = given_options(TrainConfig, args, key="train")
         if set(given) - {"epochs", "progress", "device"}:

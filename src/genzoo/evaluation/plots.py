@@ -73,13 +73,28 @@ def project_2d(codes: torch.Tensor) -> tuple[np.ndarray, str]:
     return PCA(n_components=2, random_state=0).fit_transform(x), "PCA"
 
 
-def save_scatter(points: np.ndarray, labels, path: str | Path, title: str = "", axis: str = "z") -> Path:
+def _figure(size: tuple[float, float]):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
+    return plt.subplots(figsize=size, dpi=100)
+
+
+def _save(fig, path: str | Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def save_scatter(points: np.ndarray, labels, path: str | Path, title: str = "", axis: str = "z") -> Path:
+    fig, ax = _figure((6, 5))
     if labels is None:
         ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.6)
     else:
@@ -88,22 +103,12 @@ def save_scatter(points: np.ndarray, labels, path: str | Path, title: str = "", 
     ax.set_xlabel(f"{axis} 1")
     ax.set_ylabel(f"{axis} 2")
     ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def save_curves(rows: list[dict], keys: list[str], path: str | Path, title: str = "") -> Path:
     """Line plot of metrics.csv columns against epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig, ax = _figure((6, 4))
     epochs = [int(r["epoch"]) for r in rows]
     for k in keys:
         ys = [float(r[k]) if r.get(k) not in (None, "") else np.nan for r in rows]
@@ -111,9 +116,4 @@ def save_curves(rows: list[dict], keys: list[str], path: str | Path, title: str 
     ax.set_xlabel("epoch")
     ax.legend()
     ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -95,7 +95,7 @@ def train(model_name: str, *, data_config, out_dir: str | Path, model_config=Non
     from genzoo.data import DataConfig, load_dataset, make_batch_transform
 
     out_dir = Path(out_dir)
-    train_config = train_config or TrainConfig()
+    train_config = train_config or get_model(model_name).default_train_config()
     if resume:
         info = read_run_config(out_dir)
         model_name, objective = info["model"], info["objective"]

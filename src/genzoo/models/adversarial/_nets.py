@@ -21,6 +21,8 @@ from torch.nn.utils.parametrizations import spectral_norm as _sn
 from genzoo.config import field
 from genzoo.models.base import GenerativeModel, ModelConfig
 
+#: the training settings of Radford et al. (2015) that every adversarial model here defaults to
+GAN_TRAINING = {"lr": 2e-4, "betas": (0.5, 0.999)}
 
 @dataclass(frozen=True)
 class AdversarialConfig(ModelConfig):

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.config import field
-from genzoo.models.adversarial._nets import as_labels
+from genzoo.models.adversarial._nets import GAN_TRAINING, as_labels
 from genzoo.models.base import LatentVariableModel, ModelConfig
 from genzoo.nn.nets import mlp
 from genzoo.priors import PRIORS, get_prior
@@ -49,6 +49,7 @@ class AAEConfig(ModelConfig):
 
 
 @register_model("aae", config=AAEConfig, objectives=("aae",), family="adversarial",
+                train_defaults=GAN_TRAINING,
                 summary="adversarial autoencoder (Makhzani 2015): D matches codes to any sampleable prior")
 class AAE(LatentVariableModel):
     has_likelihood = False

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from genzoo.config import field
+from genzoo.models.adversarial._nets import GAN_TRAINING
 from genzoo.models.adversarial.gan import GAN, GANConfig, LabelEmbedding, as_labels
 from genzoo.registry import register_model
 
@@ -30,6 +31,7 @@ class CGANConfig(GANConfig):
 
 
 @register_model("cgan", config=CGANConfig, objectives=("gan",), family="adversarial",
+                train_defaults=GAN_TRAINING,
                 summary="conditional GAN (Mirza 2014): label embedding fed to G and D")
 class ConditionalGAN(GAN):
     def __init__(self, config: CGANConfig):

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from genzoo.config import field
-from genzoo.models.adversarial._nets import ImplicitModel
+from genzoo.models.adversarial._nets import GAN_TRAINING, ImplicitModel
 from genzoo.models.base import ModelConfig
 from genzoo.registry import register_model
 
@@ -72,6 +72,7 @@ def patch_discriminator(c_in: int, width: int) -> nn.Sequential:
 
 
 @register_model("cyclegan", config=CycleGANConfig, objectives=("cyclegan",), family="adversarial",
+                train_defaults=GAN_TRAINING,
                 summary="CycleGAN (Zhu 2017): unpaired A<->B translation, LSGAN + cycle + identity losses")
 class CycleGAN(ImplicitModel):
     def __init__(self, config: CycleGANConfig):

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genzoo.config import field
+from genzoo.models.adversarial._nets import GAN_TRAINING
 from genzoo.models.adversarial.gan import GAN, GANConfig
 from genzoo.registry import register_model
 
@@ -29,6 +30,7 @@ class DCGANConfig(GANConfig):
 
 
 @register_model("dcgan", config=DCGANConfig, objectives=("gan",), family="adversarial",
+                train_defaults=GAN_TRAINING,
                 summary="DCGAN (Radford 2015): strided convs + batch norm; Adam lr 2e-4, beta1 0.5")
 class DCGAN(GAN):
     """DCGAN: the GAN class with ``arch="conv"``; see the module docstring for the recommended

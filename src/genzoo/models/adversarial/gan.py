@@ -16,6 +16,7 @@ from torch import nn
 
 from genzoo.config import field
 from genzoo.models.adversarial._nets import (
+    GAN_TRAINING,
     AdversarialConfig,
     Discriminator,
     ImplicitModel,
@@ -81,7 +82,7 @@ class GAN(ImplicitModel):
         return self.generate(self.noise(n, generator))
 
 
-register_model("gan", config=GANConfig, objectives=("gan",), family="adversarial",
+register_model("gan", config=GANConfig, objectives=("gan",), family="adversarial", train_defaults=GAN_TRAINING,
                summary="GAN (Goodfellow 2014): MLP generator and discriminator")(GAN)
 
 

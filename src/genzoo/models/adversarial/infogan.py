@@ -23,6 +23,7 @@ from torch import nn
 
 from genzoo.config import field
 from genzoo.models.adversarial._nets import (
+    GAN_TRAINING,
     AdversarialConfig,
     Discriminator,
     ImplicitModel,
@@ -54,6 +55,7 @@ class InfoGANConfig(AdversarialConfig):
 
 
 @register_model("infogan", config=InfoGANConfig, objectives=("infogan",), family="adversarial",
+                train_defaults=GAN_TRAINING,
                 summary="InfoGAN (Chen 2016): categorical + continuous codes, Q head on D")
 class InfoGAN(ImplicitModel):
     num_classes = 0

@@ -26,6 +26,7 @@ from torch import nn
 from genzoo.config import field
 from genzoo.models.adversarial import captions
 from genzoo.models.adversarial._nets import (
+    GAN_TRAINING,
     AdversarialConfig,
     Discriminator,
     ImplicitModel,
@@ -72,6 +73,7 @@ class TextEncoder(nn.Module):
 
 
 @register_model("text2image", config=Text2ImageConfig, objectives=("gan-cls",), family="adversarial",
+                train_defaults=GAN_TRAINING,
                 summary="text-to-image GAN-CLS (Reed 2016) on digit captions such as 'a thick, slanted seven'")
 class Text2Image(ImplicitModel):
     num_classes = len(captions.DIGITS)
