@@ -48,6 +48,9 @@ def test_manifold_scatter_for_wider_latents(tmp_path):
     assert main(["train", "ae", *TINY, "--latent-dim", "4", "--out", str(run)]) == 0
     assert main(["manifold", str(run)]) == 0
     assert (run / "codes.png").exists() and not (run / "manifold.png").exists()
+    (run / "codes.png").unlink()
+    assert main(["manifold", str(run), "--projection", "tsne", "--limit", "100"]) == 0
+    assert (run / "codes.png").exists()
 
 
 def test_resume_through_the_cli(tmp_path):

@@ -61,16 +61,23 @@ def interpolate_codes(z0: torch.Tensor, z1: torch.Tensor, steps: int = 10, spher
     return (torch.sin((1 - t) * omega) / so) * z0 + (torch.sin(t * omega) / so) * z1
 
 
-def project_2d(codes: torch.Tensor) -> tuple[np.ndarray, str]:
-    """2-D view of codes: as they are when 2-D, else PCA."""
+def project_2d(codes: torch.Tensor, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, str]:
+    """2-D view of codes: as they are when 2-D, else PCA or t-SNE (scikit-learn)."""
     x = codes.detach().float().cpu().numpy()
     if x.shape[1] == 2:
         return x, "z"
     if x.shape[1] == 1:
         return np.concatenate([x, np.zeros_like(x)], 1), "z"
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(30.0, max(2.0, (len(x) - 1) / 3))
+        return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(x), "t-SNE"
+    if method != "pca":
+        raise ValueError(f"unknown projection {method!r}; choose pca or tsne")
     from sklearn.decomposition import PCA
 
-    return PCA(n_components=2, random_state=0).fit_transform(x), "PCA"
+    return PCA(n_components=2, random_state=seed).fit_transform(x), "PCA"
 
 
 def _figure(size: tuple[float, float]):
