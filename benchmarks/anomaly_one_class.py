@@ -199,7 +199,7 @@ def main(argv=None) -> int:
                      + f" | {np.mean(vals):.2f} |")
     for method, vals in PUBLISHED.items():
         sel = [vals[d] for d in digits]
-        lines.append(f"| {method} | published (Ruff et al. 2018, table 1) | "
+        lines.append(f"| {method} | published (Ruff et al. 2018, table 1; transcribed, not re-checked) | "
                      + " | ".join(f"{v:.1f}" for v in sel) + f" | {np.mean(sel):.2f} |")
     lines += ["", f"AUROC in %. Measured: {data_note}; static binarization: {args.binarize}; "
               f"{args.epochs} epochs max (patience {args.patience}); test images scored: {len(x_test)}.",
