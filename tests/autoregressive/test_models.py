@@ -176,3 +176,23 @@ def test_nll_objective_trains(name, make_model):
         loss.backward()
         opt.step()
     assert loss.item() < first - 0.5
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "categorical"])
+def test_independent_init_from_data_is_the_maximum_likelihood_fit(likelihood):
+    """After init_from_data the baseline sits at the (smoothed) per-pixel marginals, so a
+    gradient step can hardly improve it."""
+    from genzoo.training.run import build_model
+
+    g = torch.Generator().manual_seed(0)
+    probs = torch.rand(1, 3, 3, generator=g)
+    x = (torch.rand(4000, 1, 3, 3, generator=g) < probs).float()
+    if likelihood == "categorical":
+        x = x * 2 / 4  # levels 0 and 2 of 5
+    model = build_model("independent", (1, 3, 3), likelihood=likelihood, levels=5)
+    before = -model.log_prob(x).mean()
+    model.init_from_data(x)
+    after = model.log_prob(x).mean().neg()
+    assert after < before
+    after.backward()
+    assert model.logit.grad.abs().max() < 0.01 * 9

@@ -48,6 +48,11 @@ class GenerativeModel(nn.Module):
             return b.device
         return torch.device("cpu")
 
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Data-dependent initialisation before training (e.g. output biases set to the training
+        marginals); called once by :func:`genzoo.training.run.train`. Default: nothing."""
+
     def log_prob(self, x: torch.Tensor, **kw) -> torch.Tensor:
         """log p(x) in nats, one value per example: shape (B,)."""
         raise NotImplementedError(f"{type(self).__name__} has no likelihood")

@@ -124,6 +124,8 @@ def train(model_name: str, *, data_config, out_dir: str | Path, model_config=Non
         model_config = fit_config_to_data(model_config, data, data_config, given_model_options)
     torch.manual_seed(train_config.seed)
     model = build_model(model_name, data.shape, config=model_config)
+    if not resume:
+        model.init_from_data(data.train.x)
     obj = build_objective(objective, objective_config)
     trainer = Trainer(model, obj, data, train_config, out_dir=out_dir,
                       batch_transform=make_batch_transform(data_config))

@@ -73,6 +73,11 @@ class AutoregressiveModel(GenerativeModel):
         """[0, 1] -> data space."""
         return u * 2 - 1 if self.config.input_scale == "pm1" else u
 
+    def targets(self, x: torch.Tensor) -> torch.Tensor:
+        """Categorical targets: the integer level of each pixel, (B, C, H, W)."""
+        levels = self.config.levels
+        return torch.round(self.to_unit(x) * (levels - 1)).long().clamp(0, levels - 1)
+
     def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or tuple(x.shape[1:]) != tuple(self.config.shape):
             raise ValueError(f"expected images of shape (B, {', '.join(map(str, self.config.shape))}), "
@@ -92,8 +97,7 @@ class AutoregressiveModel(GenerativeModel):
         u = self.to_unit(x)
         logits = self._logits(u)
         if self.categorical:
-            target = torch.round(u * (self.config.levels - 1)).long().clamp(0, self.config.levels - 1)
-            return -F.cross_entropy(logits, target, reduction="none")  # (B, C, H, W)
+            return -F.cross_entropy(logits, self.targets(x), reduction="none")  # (B, C, H, W)
         return -F.binary_cross_entropy_with_logits(logits, u, reduction="none")
 
     def log_prob(self, x: torch.Tensor, **kw: Any) -> torch.Tensor:
