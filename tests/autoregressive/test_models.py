@@ -196,3 +196,18 @@ def test_independent_init_from_data_is_the_maximum_likelihood_fit(likelihood):
     assert after < before
     after.backward()
     assert model.logit.grad.abs().max() < 0.01 * 9
+
+
+@pytest.mark.parametrize("name", ["independent", "fvsbn", "nade"])
+@pytest.mark.parametrize("likelihood", ["bernoulli", "categorical"])
+def test_init_from_data_starts_at_the_independent_fit(name, likelihood):
+    """With zero (or tiny) weights, the data-initialised models give the independent-pixel NLL."""
+    from genzoo.training.run import build_model
+
+    g = torch.Generator().manual_seed(1)
+    x = (torch.rand(500, 1, 3, 3, generator=g) < torch.rand(1, 3, 3, generator=g)).float()
+    ref = build_model("independent", (1, 3, 3), likelihood=likelihood, levels=3)
+    ref.init_from_data(x)
+    model = build_model(name, (1, 3, 3), likelihood=likelihood, levels=3)
+    model.init_from_data(x)
+    assert torch.allclose(model.log_prob(x).mean(), ref.log_prob(x).mean(), atol=0.05)

@@ -78,6 +78,18 @@ class AutoregressiveModel(GenerativeModel):
         levels = self.config.levels
         return torch.round(self.to_unit(x) * (levels - 1)).long().clamp(0, levels - 1)
 
+    @torch.no_grad()
+    def marginal_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of each pixel's training marginal in raster order, smoothed by one pseudo-count:
+        (D,) log-odds (Bernoulli) or (D, levels) log-frequencies (categorical). The usual
+        initial output bias: the model then starts at the independent-pixel fit."""
+        n = x.shape[0]
+        if self.categorical:
+            counts = F.one_hot(to_raster(self.targets(x)), self.out_per_pixel).sum(0).float()  # (D, K)
+            return torch.log((counts + 1.0) / (n + self.out_per_pixel))
+        p = (to_raster(self.to_unit(x)).sum(0) + 1.0) / (n + 2.0)  # (D,)
+        return torch.log(p) - torch.log1p(-p)
+
     def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or tuple(x.shape[1:]) != tuple(self.config.shape):
             raise ValueError(f"expected images of shape (B, {', '.join(map(str, self.config.shape))}), "

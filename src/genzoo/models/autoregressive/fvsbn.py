@@ -37,6 +37,11 @@ class FVSBN(AutoregressiveModel):
         self.linear = MaskedLinear(d, d * k, mask.repeat_interleave(k, dim=0))  # rows (i, k)
         torch.nn.init.zeros_(self.linear.weight)
 
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Biases start at the training marginals (the independent-pixel fit); rows are (i, k)."""
+        self.linear.bias.copy_(self.marginal_logits(x).reshape(-1))
+
     def _logits(self, u: torch.Tensor) -> torch.Tensor:
         out = self.linear(to_raster(u))  # (B, D * K)
         if self.categorical:

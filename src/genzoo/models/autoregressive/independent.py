@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genzoo.models.autoregressive._common import AutoregressiveConfig, AutoregressiveModel
+from genzoo.models.autoregressive._common import AutoregressiveConfig, AutoregressiveModel, from_raster
 from genzoo.registry import register_model
 
 
@@ -29,16 +29,9 @@ class Independent(AutoregressiveModel):
 
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
-        """Start at the maximum-likelihood fit: the log-odds (or log-frequencies) of each pixel's
-        training marginal, smoothed by one pseudo-count so no probability is 0 or 1."""
-        n = x.shape[0]
-        if self.categorical:
-            target = self.targets(x)  # (N, C, H, W) integer levels
-            counts = torch.nn.functional.one_hot(target, self.out_per_pixel).sum(0).movedim(-1, 0).float()
-            self.logit.copy_(torch.log((counts + 1.0) / (n + self.out_per_pixel)))
-        else:
-            p = (self.to_unit(x).sum(0) + 1.0) / (n + 2.0)
-            self.logit.copy_(torch.log(p) - torch.log1p(-p))
+        """Start at the maximum-likelihood fit: each pixel's (smoothed) training marginal."""
+        logits = from_raster(self.marginal_logits(x).unsqueeze(0), self.config.shape, self.categorical)
+        self.logit.copy_(logits[0])
 
     def _logits(self, u: torch.Tensor) -> torch.Tensor:
         return self.logit.expand(u.shape[0], *self.logit.shape)

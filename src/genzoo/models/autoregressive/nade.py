@@ -47,6 +47,11 @@ class NADE(AutoregressiveModel):
         self.V = nn.Parameter(torch.randn(vshape) * 0.01)
         self.b = nn.Parameter(torch.zeros((d, k) if self.categorical else (d,)))
 
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Output biases start at the training marginals (the independent-pixel fit)."""
+        self.b.copy_(self.marginal_logits(x))
+
     def _logits(self, u: torch.Tensor) -> torch.Tensor:
         v = to_raster(u)  # (B, D)
         contrib = v.unsqueeze(2) * self.W.t().unsqueeze(0)  # (B, D, H): W[:, j] x_j
