@@ -43,8 +43,15 @@ def value_range(args) -> tuple[float, float]:
     return (-1.0, 1.0) if scale == "pm1" else (0.0, 1.0)
 
 
+def data_overrides(args) -> dict:
+    """The data options a command was given (``--data``, ``--data-dir``) as DataConfig overrides of
+    the run's recorded data."""
+    pairs = (("name", getattr(args, "data", None)), ("data_dir", getattr(args, "data_dir", None)))
+    return {k: v for k, v in pairs if v}
+
+
 def split_of(args, name: str):
     from genzoo.training.run import load_run_data
 
-    data = load_run_data(args.run, **({"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}))
+    data = load_run_data(args.run, **data_overrides(args))
     return data, getattr(data, name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from genzoo.cli._common import add_run_arguments, load_run
+from genzoo.cli._common import add_run_arguments, data_overrides, load_run
 from genzoo.evaluation.anomaly import SCORES
 
 
@@ -38,8 +38,7 @@ def run(args) -> int:
     from genzoo.training.run import load_run_data
 
     model = load_run(args)
-    overrides = {k: v for k, v in (("name", args.data), ("data_dir", args.data_dir)) if v}
-    data = load_run_data(args.run, **overrides)
+    data = load_run_data(args.run, **data_overrides(args))
     split = getattr(data, args.split)
     x, y = split.x, split.y
     if args.limit is not None:

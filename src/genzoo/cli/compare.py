@@ -29,11 +29,12 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
 
+    from genzoo.cli._common import data_overrides
     from genzoo.config import dataclass_from_args
     from genzoo.evaluation.compare import CompareConfig, compare_runs, format_table, machine_description
 
     cfg = dataclass_from_args(CompareConfig, args, key="compare")
-    data = {k: v for k, v in (("name", args.data), ("data_dir", args.data_dir)) if v}
+    data = data_overrides(args)
     rows = compare_runs(args.runs, cfg, data=data or None, log=lambda m: print(m, file=sys.stderr))
     if args.json:
         text = json.dumps(rows, indent=2)

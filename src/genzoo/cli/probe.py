@@ -34,7 +34,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from genzoo.cli._common import load_run
+    from genzoo.cli._common import data_overrides, load_run
     from genzoo.evaluation.probe import format_probe_table, probe
     from genzoo.training.checkpoint import write_json
     from genzoo.training.run import load_run_data
@@ -52,8 +52,7 @@ def run(args) -> int:
     if not has_encoder and not (args.cluster and has_code):
         raise ValueError(f"{args.run}: model {type(model).__name__} has no encoder to probe"
                          + (" (it has a discrete code: pass --cluster)" if has_code else ""))
-    overrides = {k: v for k, v in (("name", args.data), ("data_dir", args.data_dir)) if v}
-    data = load_run_data(args.run, **overrides)
+    data = load_run_data(args.run, **data_overrides(args))
     if data.train.y is None or data.test.y is None:
         raise ValueError(f"dataset {data.name!r} has no labels to probe with")
     rows = []

@@ -140,7 +140,7 @@ def train(model_name: str, *, data_config, out_dir: str | Path, model_config=Non
             "num_classes": data.num_classes, "levels": data.levels,
         }
         if resume:
-            record["command"] = read_run_config(out_dir).get("command", record["command"])
+            record["command"] = info.get("command", record["command"])
         out_dir.mkdir(parents=True, exist_ok=True)
         ckpt.write_json(out_dir / ckpt.CONFIG_FILE, record)
     try:
