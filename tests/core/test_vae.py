@@ -87,3 +87,17 @@ def test_gaussian_decoder_bound_and_samples():
 def test_conv_nets_reject_odd_images():
     with pytest.raises(ValueError, match="even H and W"):
         build_model("vae-conv", (1, 7, 7))
+
+
+def test_init_from_data_starts_the_bernoulli_decoder_at_the_pixel_marginals():
+    model = _vae()
+    x = (torch.rand(200, 1, 4, 4) < torch.linspace(0.05, 0.95, 16).view(1, 1, 4, 4)).float()
+    model.init_from_data(x)
+    last = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    last.weight.data.zero_()  # isolate the bias: the decoder mean is then the marginal for any z
+    expected = (x.sum(0) + 1) / (len(x) + 2)
+    assert torch.allclose(model.decode(torch.randn(3, 3)), expected.expand(3, -1, -1, -1), atol=1e-6)
+    gaussian = _vae(decoder="gaussian")
+    before = [p.clone() for p in gaussian.parameters()]
+    gaussian.init_from_data(x)  # nothing to do for a Gaussian decoder
+    assert all(torch.equal(a, b) for a, b in zip(before, gaussian.parameters()))

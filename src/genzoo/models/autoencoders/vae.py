@@ -71,6 +71,17 @@ class VAE(LatentVariableModel):
     def posterior_log_prob(self, z, mu, logvar) -> torch.Tensor:
         return gaussian_log_prob(z, mu, logvar).sum(-1)
 
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Bernoulli MLP decoder: start its output bias at the log-odds of each pixel's training
+        marginal (smoothed by one pseudo-count), as Burda et al. (2016) do; the decoder then starts
+        at the independent-pixel fit instead of p = 1/2 everywhere. Other decoders: unchanged."""
+        last = [m for m in self.decoder.modules() if isinstance(m, torch.nn.Linear)]
+        if self.config.decoder != "bernoulli" or not last or last[-1].out_features != x[0].numel():
+            return
+        p = (x.reshape(len(x), -1).float().clamp(0, 1).sum(0) + 1.0) / (len(x) + 2.0)
+        last[-1].bias.copy_((torch.log(p) - torch.log1p(-p)).to(last[-1].bias))
+
     # --- generative model p(x|z) p(z) ---------------------------------------------------------
     def decoder_params(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Bernoulli: (logits, None). Gaussian: (mean, logvar). z may have leading dims (k, B, ...)."""
