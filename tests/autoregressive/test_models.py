@@ -11,7 +11,7 @@ from genzoo.models.autoregressive._common import raster_index
 from genzoo.objectives.nll import NLL
 from genzoo.registry import get_model
 
-MODEL_NAMES = ("independent", "fvsbn", "nade", "pixelcnn", "pixelrnn-row", "pixelrnn-diag")
+MODEL_NAMES = ("independent", "fvsbn", "nade", "nade-oa", "pixelcnn", "pixelrnn-row", "pixelrnn-diag")
 LIKELIHOODS = ("bernoulli", "categorical")
 CASES = [(m, lik) for m in MODEL_NAMES for lik in LIKELIHOODS]
 
@@ -19,7 +19,8 @@ CASES = [(m, lik) for m in MODEL_NAMES for lik in LIKELIHOODS]
 def test_registered_as_autoregressive_nll_models():
     for name in MODEL_NAMES:
         entry = get_model(name)
-        assert entry.family == "autoregressive" and entry.objectives[0] == "nll"
+        assert entry.family == "autoregressive"
+        assert entry.objectives[0] == ("order-agnostic" if name == "nade-oa" else "nll")
 
 
 def _raster_ids(shape, categorical, levels):

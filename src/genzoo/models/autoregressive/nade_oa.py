@@ -1,0 +1,161 @@
+"""Order-agnostic NADE (Uria, Murray & Larochelle, "A Deep and Tractable Density Estimator", 2014).
+
+One network answers p(x_i | x_observed) for *any* set of observed pixels: its input is the
+masked image and the mask, ``[x * m, m]``, an MLP of any depth, and one output per pixel. It is
+trained by the order-agnostic objective (:mod:`genzoo.objectives.order_agnostic`): a random
+ordering and a random split point per example, the NLL of every unobserved pixel scaled by
+D / (D - d), which is an unbiased estimate of the NLL averaged over all D! orderings.
+
+Any ordering then gives an exact, normalised model ``p(x | o) = prod_t p(x_{o_t} | x_{o_<t})``
+at D network passes per image. ``orderings > 1`` makes the ensemble
+``p(x) = 1/K sum_k p(x | o_k)`` (EoNADE), which is also exact, and which is how order-agnostic
+training pays off; ordering 0 is the raster order, the others are fixed seeded permutations.
+Fixed-order NADE (:mod:`genzoo.models.autoregressive.nade`) stays the fast single-order model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from genzoo.config import field
+from genzoo.models.autoregressive._common import (
+    AutoregressiveConfig,
+    AutoregressiveModel,
+    from_raster,
+    raster_index,
+    to_raster,
+)
+from genzoo.nn.nets import ACTIVATIONS, mlp
+from genzoo.registry import register_model
+
+ROWS = 1 << 24  # activations per chunk of the D-pass likelihood (bounds its memory)
+
+
+@dataclass(frozen=True)
+class OrderAgnosticNADEConfig(AutoregressiveConfig):
+    hidden: tuple[int, ...] = field((500, 500), help="hidden layer sizes (Uria et al.: 2 layers of 500)")
+    activation: str = field("relu", choices=tuple(ACTIVATIONS), help="hidden nonlinearity")
+    orderings: int = field(1, help="orderings averaged by log_prob and sample (EoNADE); 1 = raster order")
+    ordering_seed: int = field(0, help="seed of the orderings after the first (raster) one")
+
+
+@register_model("nade-oa", config=OrderAgnosticNADEConfig, objectives=("order-agnostic",), family="autoregressive",
+                summary="order-agnostic deep NADE: any ordering, ensembles of orderings (EoNADE)")
+class OrderAgnosticNADE(AutoregressiveModel):
+    def __init__(self, config: OrderAgnosticNADEConfig):
+        super().__init__(config)
+        if config.orderings < 1:
+            raise ValueError(f"orderings must be at least 1, got {config.orderings}")
+        d, k = config.dim, self.out_per_pixel
+        self.net = mlp(2 * d, tuple(config.hidden), d * k, config.activation)
+        gen = torch.Generator().manual_seed(config.ordering_seed)
+        orders = [torch.arange(d)] + [torch.randperm(d, generator=gen) for _ in range(config.orderings - 1)]
+        self.register_buffer("orders", torch.stack(orders), persistent=False)  # (K, D), raster indices
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Output biases start at the training marginals (the independent-pixel fit)."""
+        self.net[-1].bias.copy_(self.marginal_logits(x).flatten())
+
+    # ---- the network ------------------------------------------------------------------------------
+    def _hidden(self, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.net[:-1](torch.cat([v * mask, mask], dim=-1))
+
+    def masked_logits(self, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits of every pixel given the observed ones: v, mask (B, D) in raster order, mask 1 where
+        observed. Returns (B, D) (Bernoulli) or (B, D, levels)."""
+        out = self.net[-1](self._hidden(v, mask))
+        return out.view(v.shape[0], self.config.dim, -1) if self.categorical else out
+
+    def _pixel_logits(self, h: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+        """Output logits of one pixel per row, skipping the rest of the output layer.
+
+        h (N, H) with pixels (N,), or h (T, B, H) with pixels (T,) (one pixel per step t, shared by
+        the batch). Returns (N,) / (T, B), or with a trailing ``levels`` dim when categorical."""
+        last, k = self.net[-1], self.out_per_pixel
+        w = last.weight.view(self.config.dim, k, -1)[pixels]  # (N or T, K, H)
+        b = last.bias.view(self.config.dim, k)[pixels]  # (N or T, K)
+        if h.dim() == 2:
+            out = torch.einsum("nh,nkh->nk", h, w) + b
+        else:
+            out = torch.einsum("tbh,tkh->tbk", h, w) + b.unsqueeze(1)
+        return out if self.categorical else out.squeeze(-1)
+
+    # ---- likelihood -------------------------------------------------------------------------------
+    def _order_logits(self, v: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced conditionals under ``order``: logits of pixel o_t given x_{o_<t}, stored
+        at raster position o_t: (B, D) or (B, D, K). D network passes, batched in chunks."""
+        b, d = v.shape
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(d, device=order.device)
+        chunk = max(1, ROWS // (b * (2 * d + sum(self.config.hidden) + self.out_per_pixel)))
+        outs = []
+        for t0 in range(0, d, chunk):
+            steps = torch.arange(t0, min(d, t0 + chunk), device=v.device)  # (T,)
+            mask = (rank.unsqueeze(0) < steps.unsqueeze(1)).to(v.dtype)  # (T, D)
+            mask = mask.unsqueeze(1).expand(-1, b, -1)  # (T, B, D)
+            h = self._hidden(v.unsqueeze(0).expand_as(mask), mask)  # (T, B, H)
+            outs.append(self._pixel_logits(h, order[steps]))  # (T, B[, K])
+        ordered = torch.cat(outs, 0).transpose(0, 1)  # (B, D[, K]) in the order's positions
+        return ordered[:, rank]  # back to raster positions
+
+    def _logits(self, u: torch.Tensor) -> torch.Tensor:
+        return from_raster(self._order_logits(to_raster(u), self.orders[0]), self.config.shape, self.categorical)
+
+    def _log_prob_in_order(self, x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        u = self.to_unit(x)
+        v = to_raster(u)
+        logits = self._order_logits(v, order)
+        if self.categorical:
+            target = to_raster(self.targets(x))
+            return -F.cross_entropy(logits.transpose(1, 2), target, reduction="none").sum(1)
+        return -F.binary_cross_entropy_with_logits(logits, v, reduction="none").sum(1)
+
+    def log_prob(self, x: torch.Tensor, *, orderings: int | None = None, **kw) -> torch.Tensor:
+        """Exact log p(x) of the ensemble of the first ``orderings`` orderings (default: all of the
+        config's): log mean_k p(x | o_k). Costs D network passes per image and ordering."""
+        self._check(x)
+        n = self.config.orderings if orderings is None else orderings
+        if not 1 <= n <= len(self.orders):
+            raise ValueError(f"orderings must be in 1..{len(self.orders)}, got {n}")
+        per = torch.stack([self._log_prob_in_order(x, self.orders[i]) for i in range(n)])  # (K, B)
+        return torch.logsumexp(per, 0) - math.log(n)
+
+    # ---- sampling ---------------------------------------------------------------------------------
+    def _fast_step(self, state, canvas, r, c, ch):
+        """One network pass for the next raster pixel (the naive sampler runs D passes for it)."""
+        i = raster_index(self.config.shape, r, c, ch)
+        v = to_raster(canvas)
+        mask = torch.zeros_like(v)
+        mask[:, :i] = 1
+        pixel = torch.full((v.shape[0],), i, device=v.device)
+        return self._pixel_logits(self._hidden(v, mask), pixel)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, fast: bool = True,
+               noise: torch.Tensor | None = None, **kw) -> torch.Tensor:
+        """Raster-order ancestral sampling for one ordering; for an ensemble each sample first
+        draws its ordering uniformly, then its pixels in that order (one pass per pixel)."""
+        if self.config.orderings == 1:
+            return super().sample(n, generator=generator, fast=fast, noise=noise, **kw)
+        if n < 1:
+            raise ValueError(f"number of samples must be positive, got {n}")
+        d, dtype = self.config.dim, next(self.parameters()).dtype
+        which = torch.randint(len(self.orders), (n,), generator=generator, device=self.device)
+        if noise is None:
+            noise = torch.rand(n, d, generator=generator, dtype=dtype, device=self.device)
+        noise = noise.reshape(n, d)  # indexed by step t
+        orders = self.orders[which]  # (n, D)
+        rank = torch.argsort(orders, dim=1)  # rank[b, i] = step at which pixel i is drawn
+        v = torch.zeros(n, d, dtype=dtype, device=self.device)
+        rows = torch.arange(n, device=self.device)
+        for t in range(d):
+            mask = (rank < t).to(dtype)
+            pixel = orders[:, t]
+            logits = self._pixel_logits(self._hidden(v, mask), pixel)
+            v[rows, pixel] = self._draw(logits, noise[:, t])
+        return self.from_unit(from_raster(v, self.config.shape, False))
