@@ -32,7 +32,7 @@ from genzoo.models.base import bits_per_dim
 from genzoo.registry import get_model
 
 ANCHORS = {"nade": 88.33, "pixelcnn": 81.30, "pixelrnn-diag": 79.20}
-MODELS = ("nade", "pixelcnn", "pixelrnn-diag", "pixelrnn-row", "fvsbn", "independent")
+MODELS = ("nade", "nade-oa", "pixelcnn", "pixelcnn-gated", "pixelrnn-diag", "pixelrnn-row", "fvsbn", "independent")
 
 
 def parse_args(argv=None):

@@ -16,7 +16,7 @@ import torch
 
 from genzoo.registry import get_model
 
-MODELS = ("independent", "fvsbn", "nade", "pixelcnn", "pixelrnn-row", "pixelrnn-diag")
+MODELS = ("independent", "fvsbn", "nade", "nade-oa", "pixelcnn", "pixelcnn-gated", "pixelrnn-row", "pixelrnn-diag")
 
 
 def _sync(device: torch.device) -> None:

@@ -16,11 +16,12 @@ TINY = {
     "nade": {"hidden": 6},
     "nade-oa": {"hidden": (6,)},
     "pixelcnn": {"features": 6, "residual_blocks": 2, "output_features": 6, "first_kernel": 5},
+    "pixelcnn-gated": {"features": 4, "layers": 3, "output_features": 6, "first_kernel": 5},
     "pixelrnn-row": {"features": 4, "layers": 2, "output_features": 6, "first_kernel": 5},
     "pixelrnn-diag": {"features": 4, "layers": 2, "output_features": 6, "first_kernel": 5},
 }
 # weight scale that makes the conditionals far from uniform without saturating them
-WEIGHT_STD = {"independent": 1.5, "fvsbn": 1.5, "nade": 1.5, "nade-oa": 1.0, "pixelcnn": 0.5, "pixelrnn-row": 0.7,
+WEIGHT_STD = {"independent": 1.5, "fvsbn": 1.5, "nade": 1.5, "nade-oa": 1.0, "pixelcnn": 0.5, "pixelcnn-gated": 0.7, "pixelrnn-row": 0.7,
               "pixelrnn-diag": 0.7}
 
 

@@ -11,7 +11,7 @@ from genzoo.models.autoregressive._common import raster_index
 from genzoo.objectives.nll import NLL
 from genzoo.registry import get_model
 
-MODEL_NAMES = ("independent", "fvsbn", "nade", "nade-oa", "pixelcnn", "pixelrnn-row", "pixelrnn-diag")
+MODEL_NAMES = ("independent", "fvsbn", "nade", "nade-oa", "pixelcnn", "pixelcnn-gated", "pixelrnn-row", "pixelrnn-diag")
 LIKELIHOODS = ("bernoulli", "categorical")
 CASES = [(m, lik) for m in MODEL_NAMES for lik in LIKELIHOODS]
 
@@ -150,7 +150,7 @@ def test_shapes_and_pm1_scale(name, likelihood, make_model):
         model.log_prob(torch.zeros(2, 1, 4, 3, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("name", ["pixelcnn", "pixelrnn-row", "pixelrnn-diag"])
+@pytest.mark.parametrize("name", ["pixelcnn", "pixelcnn-gated", "pixelrnn-row", "pixelrnn-diag"])
 def test_multichannel_rejected_with_value_error(name):
     entry = get_model(name)
     with pytest.raises(ValueError, match="channel"):
@@ -212,3 +212,18 @@ def test_init_from_data_starts_at_the_independent_fit(name, likelihood):
     model = build_model(name, (1, 3, 3), likelihood=likelihood, levels=3)
     model.init_from_data(x)
     assert torch.allclose(model.log_prob(x).mean(), ref.log_prob(x).mean(), atol=0.05)
+
+
+def test_gated_pixelcnn_has_no_blind_spot_unlike_the_plain_stack(make_model):
+    """Pixel (4, 0) given pixel (3, 4), up and to the right: a stack of masked 3x3 convolutions
+    never sees it (each layer moves at most one column right per row up); the vertical stack does."""
+    def influence(name, **kw):
+        model = make_model(name, (1, 5, 5), "bernoulli", first_kernel=3, **kw)
+        x = torch.rand(1, 1, 5, 5, dtype=torch.float64, requires_grad=True)
+        model(x)[0, 0, 4, 0].backward()
+        return x.grad[0, 0, 3, 4].abs().item(), x.grad[0, 0].abs()
+
+    gated, grad = influence("pixelcnn-gated", layers=6)
+    plain, _ = influence("pixelcnn", residual_blocks=6)
+    assert gated > 0 and plain == 0
+    assert torch.all(grad[:4] > 0)  # every pixel of the rows above matters

@@ -6,10 +6,11 @@ import torch
 
 import genzoo
 
-MODEL_NAMES = ("independent", "fvsbn", "nade", "nade-oa", "pixelcnn", "pixelrnn-row", "pixelrnn-diag")
+MODEL_NAMES = ("independent", "fvsbn", "nade", "nade-oa", "pixelcnn", "pixelcnn-gated", "pixelrnn-row", "pixelrnn-diag")
 TINY = {
     "independent": {}, "fvsbn": {}, "nade": {"hidden": 6}, "nade-oa": {"hidden": (6,), "orderings": 2},
     "pixelcnn": {"features": 6, "residual_blocks": 1, "output_features": 6, "first_kernel": 3},
+    "pixelcnn-gated": {"features": 4, "layers": 2, "output_features": 6, "first_kernel": 3},
     "pixelrnn-row": {"features": 4, "layers": 1, "output_features": 6, "first_kernel": 3},
     "pixelrnn-diag": {"features": 4, "layers": 1, "output_features": 6, "first_kernel": 3},
 }
