@@ -7,7 +7,7 @@ runs=${1:-runs}
 out=${2:-docs/img}
 mkdir -p "$out"
 for pair in independent:ar-independent fvsbn:ar-fvsbn nade:ar-nade pixelcnn:ar-pixelcnn \
-            pixelrnn-diag:ar-diag pixelrnn-row:ar-row vae:vae-bmnist-b20 gan:bench-gan aae:bench-aae \
+            pixelrnn-diag:ar-diag pixelrnn-row:ar-row vae:vae500-e80 gan:bench-gan aae:bench-aae \
             infogan:bench-infogan; do
     name=${pair%%:*}
     run=$runs/${pair#*:}
