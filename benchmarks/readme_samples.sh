@@ -8,7 +8,7 @@ out=${2:-docs/img}
 mkdir -p "$out"
 for pair in independent:ar-independent fvsbn:ar-fvsbn nade:ar-nade pixelcnn:ar-pixelcnn \
             pixelrnn-diag:ar-diag pixelrnn-row:ar-row vae:vae500-e80 gan:bench-gan aae:bench-aae \
-            infogan:bench-infogan; do
+            infogan:bench-infogan nade-oa:ar-nade-oa; do
     name=${pair%%:*}
     run=$runs/${pair#*:}
     if [ -f "$run/model.safetensors" ]; then
