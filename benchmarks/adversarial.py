@@ -77,6 +77,10 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=None, help="default: 2e-4 (1e-3 for the AAE)")
     p.add_argument("--width", type=int, default=64, help="conv width (dcgan, infogan, text2image)")
+    p.add_argument("--fc", type=int, default=0, help="infogan: fully connected layer size in D and G "
+                   "(the paper's MNIST nets: 1024)")
+    p.add_argument("--generator-lr", type=float, default=None, help="generator learning rate (default: --lr; "
+                   "InfoGAN's paper: 1e-3)")
     p.add_argument("--parzen-samples", type=int, default=10_000)
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
@@ -100,13 +104,16 @@ def main(argv=None) -> int:
     kw: dict = {}
     if args.model in ("dcgan", "infogan", "text2image"):
         kw["width"] = args.width
+    if args.model == "infogan":
+        kw["fc"] = args.fc
     if args.model == "aae":
         kw.update(latent_dim=8, hidden=(1000, 1000), d_hidden=(1000, 1000))
     if args.model == "cyclegan":  # A: sklearn digits upsampled to 28x28; B: the chosen MNIST
         data_b_cfg = data_cfg
         data_cfg = DataConfig(name="digits", size=28, seed=args.seed)
     lr = args.lr if args.lr is not None else (1e-3 if args.model == "aae" else 2e-4)
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=lr, betas=(0.5, 0.999), seed=args.seed,
+    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=lr, generator_lr=args.generator_lr,
+                       betas=(0.5, 0.999), seed=args.seed,
                        device=args.device, progress=False, max_steps=args.max_steps, validate=args.model == "aae",
                        sample_history=True)
     t0 = time.time()

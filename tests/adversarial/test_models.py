@@ -14,6 +14,7 @@ SMALL = {
     "cgan": dict(shape=(1, 8, 8), noise_dim=4, g_hidden=(16,), d_hidden=(16,), label_dim=3),
     "cgan-conv": dict(shape=(1, 8, 8), noise_dim=4, width=4, label_dim=3, arch="conv"),
     "infogan": dict(shape=(1, 8, 8), noise_dim=4, width=4, q_hidden=8),
+    "infogan-fc": dict(shape=(1, 8, 8), noise_dim=4, width=4, q_hidden=8, fc=16),  # the paper's FC layers
     "text2image": dict(shape=(1, 8, 8), noise_dim=4, width=4, word_dim=4, text_dim=4),
     "aae": dict(shape=(1, 8, 8), latent_dim=2, hidden=(16,), d_hidden=(16,)),
     "aae-cond": dict(shape=(1, 8, 8), latent_dim=2, hidden=(16,), d_hidden=(16,), prior="mixture10",

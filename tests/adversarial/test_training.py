@@ -131,6 +131,20 @@ def test_gan_trains_through_the_trainer(tmp_path):
     assert torch.equal(again.sample(3, generator=g), model.eval().sample(3, generator=torch.Generator().manual_seed(0)))
 
 
+def test_generator_learning_rate_applies_to_the_generator_player_only():
+    from genzoo.data import DataConfig, load_dataset
+    from genzoo.objectives.adversarial import GANObjective
+    from genzoo.training.trainer import Trainer, TrainConfig
+
+    model = get_model("gan").model_cls(get_model("gan").config_cls(shape=(1, 8, 8), noise_dim=4, g_hidden=(8,),
+                                                                   d_hidden=(8,)))
+    trainer = Trainer(model, GANObjective(), load_dataset(DataConfig(name="digits", limit=50)),
+                      TrainConfig(lr=2e-4, generator_lr=1e-3, progress=False))
+    trainer._setup()
+    assert trainer.optimizers["generator"].param_groups[0]["lr"] == 1e-3
+    assert trainer.optimizers["discriminator"].param_groups[0]["lr"] == 2e-4
+
+
 def test_resume_is_exact(tmp_path):
     """Two epochs in one go == one epoch, then --resume to two (noise comes only from the trainer's generator)."""
     import genzoo

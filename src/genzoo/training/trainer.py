@@ -31,6 +31,8 @@ class TrainConfig:
     batch_size: int = field(100, help="examples per step (per process under torchrun)")
     optimizer: str = field("adam", help="optimizer", choices=("adam", "adamw", "adagrad", "sgd"))
     lr: float = field(1e-3, help="learning rate")
+    generator_lr: float | None = field(None, help="adversarial models: learning rate of the generator "
+                                       "player (default: --lr; InfoGAN's paper uses 1e-3 with 2e-4 for D)")
     betas: tuple[float, ...] = field((0.9, 0.999), help="Adam/AdamW betas")
     weight_decay: float = field(0.0, help="weight decay")
     schedule: str = field("constant", help="learning-rate schedule, stepped each epoch",
@@ -98,18 +100,19 @@ class Trainer:
         if self.dist.is_main:
             self._log(msg)
 
-    def _make_optimizer(self, params):
+    def _make_optimizer(self, params, player: str | None = None):
         c = self.config
         params = [p for p in params if p.requires_grad]
         if not params:
             raise ValueError("an objective player has no trainable parameters")
+        lr = c.generator_lr if player == "generator" and c.generator_lr is not None else c.lr
         if c.optimizer == "adam":
-            return torch.optim.Adam(params, lr=c.lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
+            return torch.optim.Adam(params, lr=lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
         if c.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=c.lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
+            return torch.optim.AdamW(params, lr=lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
         if c.optimizer == "adagrad":
-            return torch.optim.Adagrad(params, lr=c.lr, weight_decay=c.weight_decay)
-        return torch.optim.SGD(params, lr=c.lr, momentum=0.9, weight_decay=c.weight_decay)
+            return torch.optim.Adagrad(params, lr=lr, weight_decay=c.weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=c.weight_decay)
 
     def _make_schedule(self, opt):
         c = self.config
@@ -128,7 +131,8 @@ class Trainer:
         self.data = self.data.to(self.device)
         self.domain_b = domain_b.to(self.device) if domain_b is not None else None
         self.players = tuple(self.objective.players)
-        self.optimizers = {p: self._make_optimizer(self.objective.parameters(self.model, p)) for p in self.players}
+        self.optimizers = {p: self._make_optimizer(self.objective.parameters(self.model, p), p)
+                           for p in self.players}
         self.schedules = {p: self._make_schedule(o) for p, o in self.optimizers.items()}
         self.step_module: nn.Module = _ObjectiveModule(self.model, self.objective)
         if self.dist.enabled:

@@ -120,14 +120,20 @@ class MLPGenerator(nn.Module):
 
 class ConvGenerator(nn.Module):
     """DCGAN generator: project z to (C0, s, s), then stride-2 transposed convs with batch norm and
-    ReLU, halving channels each step, tanh on the last (Radford et al. 2015, Fig. 1)."""
+    ReLU, halving channels each step, tanh on the last (Radford et al. 2015, Fig. 1). ``fc > 0``
+    puts a fully connected layer of that size (batch norm, ReLU) before the projection, as in
+    InfoGAN's MNIST generator (Chen et al. 2016, Table 1: FC 1024, FC 7x7x128, two up-convs)."""
 
-    def __init__(self, in_dim: int, shape: tuple[int, ...], width: int):
+    def __init__(self, in_dim: int, shape: tuple[int, ...], width: int, fc: int = 0):
         super().__init__()
         start, k = conv_plan(shape)
         ch = width * 2 ** (k - 1)
         self.start = (ch, start, start)
-        self.project = nn.Sequential(nn.Linear(in_dim, math.prod(self.start), bias=False),
+        pre: list[nn.Module] = []
+        if fc:
+            pre = [nn.Linear(in_dim, fc, bias=False), nn.BatchNorm1d(fc), nn.ReLU()]
+            in_dim = fc
+        self.project = nn.Sequential(*pre, nn.Linear(in_dim, math.prod(self.start), bias=False),
                                      nn.BatchNorm1d(math.prod(self.start)), nn.ReLU())
         layers: list[nn.Module] = []
         for i in range(k):
@@ -152,15 +158,20 @@ class Discriminator(nn.Module):
     norm after all but the first, LeakyReLU(0.2). A condition vector joins the input (MLP) or is
     replicated over the last feature map and mixed in by a 1x1 conv (conv; Reed et al. 2016), so
     that the score can depend on how image and condition agree. With ``spectral_norm`` every conv/linear layer is
-    spectrally normalised and batch norm is dropped (Miyato et al. 2018).
+    spectrally normalised and batch norm is dropped (Miyato et al. 2018). ``fc > 0`` (conv, no
+    condition) adds a fully connected layer of that size (batch norm, LeakyReLU) after the convs,
+    whose output is the feature vector (InfoGAN's MNIST discriminator: FC 1024, shared with Q).
     """
 
     def __init__(self, shape: tuple[int, ...], *, arch: str, hidden: tuple[int, ...] = (256,),
-                 width: int = 64, cond_dim: int = 0, n_out: int = 1, spectral_norm: bool = False):
+                 width: int = 64, cond_dim: int = 0, n_out: int = 1, spectral_norm: bool = False,
+                 fc: int = 0):
         super().__init__()
         sn = _sn if spectral_norm else (lambda m: m)
         layers: list[nn.Module] = []
         self.arch, self.cond_dim, self.n_out = arch, cond_dim, n_out
+        if fc and (arch != "conv" or cond_dim):
+            raise ValueError("fc applies to the unconditional conv discriminator only")
         if arch == "mlp":  # the condition joins the flattened image at the input (Mirza & Osindero 2014)
             d = math.prod(shape) + cond_dim
             for h in hidden:
@@ -179,6 +190,11 @@ class Discriminator(nn.Module):
                 c, ch = ch, ch * 2
             self.map_shape = (c, start, start)
             self.feature_dim = c * start * start
+            if fc:
+                layers += [nn.Flatten(), sn(dcgan_init(nn.Linear(self.feature_dim, fc, bias=spectral_norm)))]
+                layers += [] if spectral_norm else [dcgan_init(nn.BatchNorm1d(fc))]
+                layers.append(nn.LeakyReLU(0.2))
+                self.feature_dim = fc
             if cond_dim:
                 # the condition, replicated over the map and depth-concatenated, meets the image
                 # features in a 1x1 conv, so that D can score their agreement (not just add a term)
@@ -216,11 +232,11 @@ class Discriminator(nn.Module):
 
 
 def build_generator(arch: str, in_dim: int, shape: tuple[int, ...], hidden: tuple[int, ...],
-                    width: int) -> nn.Module:
+                    width: int, fc: int = 0) -> nn.Module:
     if arch == "mlp":
         return MLPGenerator(in_dim, shape, hidden)
     if arch == "conv":
-        return ConvGenerator(in_dim, shape, width)
+        return ConvGenerator(in_dim, shape, width, fc)
     raise ValueError(f"unknown generator arch {arch!r}; choose 'mlp' or 'conv'")
 
 

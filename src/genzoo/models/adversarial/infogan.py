@@ -42,6 +42,8 @@ class InfoGANConfig(AdversarialConfig):
     g_hidden: tuple[int, ...] = field((256, 512), help="MLP generator hidden sizes")
     d_hidden: tuple[int, ...] = field((512, 256), help="MLP discriminator hidden sizes")
     width: int = field(64, help="conv nets: channels of the first D layer / last G layer")
+    fc: int = field(0, help="conv nets: size of a fully connected layer after D's convs (shared with Q) "
+                            "and before G's projection; the paper's MNIST nets use 1024")
     categories: int = field(10, help="number of values of the categorical code")
     continuous: int = field(2, help="number of continuous U(-1, 1) codes")
     q_hidden: int = field(128, help="hidden units of the Q head")
@@ -64,9 +66,10 @@ class InfoGAN(ImplicitModel):
         super().__init__(config)
         c = config
         self.code_dim = c.categories + c.continuous
-        self.generator = build_generator(c.arch, c.noise_dim + self.code_dim, c.shape, c.g_hidden, c.width)
+        self.generator = build_generator(c.arch, c.noise_dim + self.code_dim, c.shape, c.g_hidden, c.width,
+                                         c.fc)
         self.discriminator = Discriminator(c.shape, arch=c.arch, hidden=c.d_hidden, width=c.width,
-                                           spectral_norm=c.spectral_norm)
+                                           spectral_norm=c.spectral_norm, fc=c.fc)
         self.q_head = nn.Sequential(nn.Linear(self.discriminator.feature_dim, c.q_hidden), nn.LeakyReLU(0.2),
                                     nn.Linear(c.q_hidden, self.code_dim))
 
