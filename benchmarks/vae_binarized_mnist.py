@@ -35,6 +35,9 @@ def main(argv=None) -> int:
     p.add_argument("--schedule", default="constant", choices=("constant", "cosine", "exponential"))
     p.add_argument("--hidden", type=int, nargs="+", default=[500, 500])
     p.add_argument("--latent-dim", type=int, default=50)
+    p.add_argument("--prior", default="standard", choices=("standard", "vamp"),
+                   help="N(0, I) or the VampPrior (Tomczak & Welling 2018)")
+    p.add_argument("--pseudo-inputs", type=int, default=500, help="VampPrior mixture components")
     p.add_argument("--k", type=int, default=5000)
     p.add_argument("--test-limit", type=int, default=None)
     p.add_argument("--patience", type=int, default=None, help="early stopping on the validation bound")
@@ -55,7 +58,8 @@ def main(argv=None) -> int:
     from genzoo.training.trainer import TrainConfig
 
     entry = get_model("vae")
-    mcfg = entry.default_config(hidden=tuple(args.hidden), latent_dim=args.latent_dim, activation="tanh")
+    mcfg = entry.default_config(hidden=tuple(args.hidden), latent_dim=args.latent_dim, activation="tanh",
+                                prior=args.prior, pseudo_inputs=args.pseudo_inputs)
     ocfg = ELBOConfig(samples=args.samples) if args.objective == "elbo" else IWAEConfig(samples=args.samples)
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, device=args.device,
                        progress=False, eval_batch_size=1000, patience=args.patience, seed=args.seed)

@@ -28,6 +28,9 @@ class WakeSleep(Objective):
     monitor = "neg_elbo"
 
     def parameters(self, model, player):
+        if getattr(model.config, "prior", "standard") != "standard":
+            raise ValueError("wake-sleep needs a fixed prior p(z); this model's prior is "
+                             f"{model.config.prior!r} (use prior 'standard')")
         return (model.decoder if player == "wake" else model.encoder).parameters()
 
     def __call__(self, model, batch: Batch, *, player="wake", generator=None):
