@@ -6,7 +6,7 @@ grids, loss curves and the model's figure of merit to OUT/results.json.
     python benchmarks/adversarial.py --model gan --epochs 1 --limit 1000 --out /tmp/gan   # a quick CPU check
 
 Settings: Adam lr 2e-4, betas (0.5, 0.999), batch 64 (DCGAN's recommendations, used for every
-GAN here); the AAE uses lr 1e-3. Figures and published anchors for later comparison:
+GAN here); the AAE uses lr 1e-3; InfoGAN uses its paper's lr 1e-3 for G and batch 100. Figures and published anchors for later comparison:
 
 * gan / dcgan / cgan / aae: Parzen-window log-likelihood of the test set (sigma chosen on the
   validation set, 10,000 samples by default), in nats. Anchors on MNIST: GAN 225 +- 2
@@ -74,13 +74,13 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None, help="keep only the first N training images")
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=None, help="default: 100 for infogan (its paper's), else 64")
     p.add_argument("--lr", type=float, default=None, help="default: 2e-4 (1e-3 for the AAE)")
     p.add_argument("--width", type=int, default=64, help="conv width (dcgan, infogan, text2image)")
-    p.add_argument("--fc", type=int, default=0, help="infogan: fully connected layer size in D and G "
-                   "(the paper's MNIST nets: 1024)")
-    p.add_argument("--generator-lr", type=float, default=None, help="generator learning rate (default: --lr; "
-                   "InfoGAN's paper: 1e-3)")
+    p.add_argument("--fc", type=int, default=None, help="infogan: fully connected layer size in D and G "
+                   "(default: the model's, 1024 as in the paper; 0: none)")
+    p.add_argument("--generator-lr", type=float, default=None, help="generator learning rate (default: the "
+                   "model's: 1e-3 for infogan, as in its paper; --lr for the others)")
     p.add_argument("--parzen-samples", type=int, default=10_000)
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     kw: dict = {}
     if args.model in ("dcgan", "infogan", "text2image"):
         kw["width"] = args.width
-    if args.model == "infogan":
+    if args.model == "infogan" and args.fc is not None:
         kw["fc"] = args.fc
     if args.model == "aae":
         kw.update(latent_dim=8, hidden=(1000, 1000), d_hidden=(1000, 1000))
@@ -112,7 +112,10 @@ def main(argv=None) -> int:
         data_b_cfg = data_cfg
         data_cfg = DataConfig(name="digits", size=28, seed=args.seed)
     lr = args.lr if args.lr is not None else (1e-3 if args.model == "aae" else 2e-4)
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=lr, generator_lr=args.generator_lr,
+    batch_size = args.batch_size or (100 if args.model == "infogan" else 64)
+    tcfg = TrainConfig(epochs=args.epochs, batch_size=batch_size, lr=lr,
+                       generator_lr=args.generator_lr if args.generator_lr is not None else
+                       entry.default_train_config().generator_lr,
                        betas=(0.5, 0.999), seed=args.seed,
                        device=args.device, progress=False, max_steps=args.max_steps, validate=args.model == "aae",
                        sample_history=True)

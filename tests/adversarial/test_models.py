@@ -13,7 +13,7 @@ SMALL = {
     "dcgan": dict(shape=(1, 8, 8), noise_dim=4, width=4),
     "cgan": dict(shape=(1, 8, 8), noise_dim=4, g_hidden=(16,), d_hidden=(16,), label_dim=3),
     "cgan-conv": dict(shape=(1, 8, 8), noise_dim=4, width=4, label_dim=3, arch="conv"),
-    "infogan": dict(shape=(1, 8, 8), noise_dim=4, width=4, q_hidden=8),
+    "infogan": dict(shape=(1, 8, 8), noise_dim=4, width=4, q_hidden=8, fc=0),
     "infogan-fc": dict(shape=(1, 8, 8), noise_dim=4, width=4, q_hidden=8, fc=16),  # the paper's FC layers
     "text2image": dict(shape=(1, 8, 8), noise_dim=4, width=4, word_dim=4, text_dim=4),
     "aae": dict(shape=(1, 8, 8), latent_dim=2, hidden=(16,), d_hidden=(16,)),
