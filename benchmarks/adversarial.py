@@ -85,6 +85,9 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run directory (default: runs/bench-MODEL)")
+    p.add_argument("--evaluate", default=None, metavar="RUN",
+                   help="skip training: measure the model of an existing run directory (for example one "
+                        "continued with `genzoo train MODEL --out RUN --resume --epochs N`)")
     args = p.parse_args(argv)
 
     import genzoo
@@ -120,14 +123,22 @@ def main(argv=None) -> int:
                        device=args.device, progress=False, max_steps=args.max_steps, validate=args.model == "aae",
                        sample_history=True)
     t0 = time.time()
-    model, _ = genzoo.train(args.model, data_config=data_cfg, data_b_config=data_b_cfg, out_dir=out,
-                            model_config=entry.config_cls(**kw), train_config=tcfg,
-                            command=" ".join(["python", "benchmarks/adversarial.py", *(argv or sys.argv[1:])]))
-    seconds = time.time() - t0
+    if args.evaluate is not None:
+        out = Path(args.evaluate)
+        model = genzoo.load(out, device="cuda" if args.device == "auto" and torch.cuda.is_available() else
+                            ("cpu" if args.device == "auto" else args.device))
+        if model.registry_name != args.model:
+            raise SystemExit(f"{out} holds a {model.registry_name!r} run, not {args.model!r}")
+        seconds = None
+    else:
+        model, _ = genzoo.train(args.model, data_config=data_cfg, data_b_config=data_b_cfg, out_dir=out,
+                                model_config=entry.config_cls(**kw), train_config=tcfg,
+                                command=" ".join(["python", "benchmarks/adversarial.py", *(argv or sys.argv[1:])]))
+        seconds = time.time() - t0
     model.eval()
     g = torch.Generator(device=model.device).manual_seed(args.seed)
     data = load_dataset(data_b_cfg or data_cfg)
-    results: dict = {"model": args.model, "data": name, "epochs": args.epochs, "train_seconds": round(seconds, 1),
+    results: dict = {"model": args.model, "data": name, "epochs": args.epochs, "train_seconds": None if seconds is None else round(seconds, 1),
                      "device": str(model.device), "torch": torch.__version__, "python": platform.python_version()}
 
     import csv
