@@ -138,7 +138,8 @@ def main(argv=None) -> int:
     model.eval()
     g = torch.Generator(device=model.device).manual_seed(args.seed)
     data = load_dataset(data_b_cfg or data_cfg)
-    results: dict = {"model": args.model, "data": name, "epochs": args.epochs, "train_seconds": None if seconds is None else round(seconds, 1),
+    results: dict = {"model": args.model, "data": name, "epochs": args.epochs,
+                     "train_seconds": None if seconds is None else round(seconds, 1),
                      "device": str(model.device), "torch": torch.__version__, "python": platform.python_version()}
 
     import csv
