@@ -6,7 +6,8 @@ grids, loss curves and the model's figure of merit to OUT/results.json.
     python benchmarks/adversarial.py --model gan --epochs 1 --limit 1000 --out /tmp/gan   # a quick CPU check
 
 Settings: Adam lr 2e-4, betas (0.5, 0.999), batch 64 (DCGAN's recommendations, used for every
-GAN here); the AAE uses lr 1e-3; InfoGAN uses its paper's lr 1e-3 for G and batch 100. Figures and published anchors for later comparison:
+GAN here); the AAE uses lr 1e-3; InfoGAN uses its paper's lr 1e-3 for G and batch 100. Figures
+and published anchors for later comparison:
 
 * gan / dcgan / cgan / aae: Parzen-window log-likelihood of the test set (sigma chosen on the
   validation set, 10,000 samples by default), in nats. Anchors on MNIST: GAN 225 +- 2

@@ -61,8 +61,8 @@ def main(argv=None) -> int:
     mcfg = entry.default_config(hidden=tuple(args.hidden), latent_dim=args.latent_dim, activation="tanh",
                                 prior=args.prior, pseudo_inputs=args.pseudo_inputs)
     ocfg = ELBOConfig(samples=args.samples) if args.objective == "elbo" else IWAEConfig(samples=args.samples)
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, device=args.device,
-                       progress=False, eval_batch_size=1000, patience=args.patience, seed=args.seed)
+    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
+                       device=args.device, progress=False, eval_batch_size=1000, patience=args.patience, seed=args.seed)
     t0 = time.time()
     model, metrics = genzoo.train("vae", data_config=DataConfig(name="binarized-mnist", data_dir=args.data_dir),
                                   out_dir=args.out, model_config=mcfg, objective=args.objective,

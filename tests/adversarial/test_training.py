@@ -134,7 +134,7 @@ def test_gan_trains_through_the_trainer(tmp_path):
 def test_generator_learning_rate_applies_to_the_generator_player_only():
     from genzoo.data import DataConfig, load_dataset
     from genzoo.objectives.adversarial import GANObjective
-    from genzoo.training.trainer import Trainer, TrainConfig
+    from genzoo.training.trainer import TrainConfig, Trainer
 
     model = get_model("gan").model_cls(get_model("gan").config_cls(shape=(1, 8, 8), noise_dim=4, g_hidden=(8,),
                                                                    d_hidden=(8,)))

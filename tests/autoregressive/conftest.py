@@ -21,8 +21,8 @@ TINY = {
     "pixelrnn-diag": {"features": 4, "layers": 2, "output_features": 6, "first_kernel": 5},
 }
 # weight scale that makes the conditionals far from uniform without saturating them
-WEIGHT_STD = {"independent": 1.5, "fvsbn": 1.5, "nade": 1.5, "nade-oa": 1.0, "pixelcnn": 0.5, "pixelcnn-gated": 0.7, "pixelrnn-row": 0.7,
-              "pixelrnn-diag": 0.7}
+WEIGHT_STD = {"independent": 1.5, "fvsbn": 1.5, "nade": 1.5, "nade-oa": 1.0, "pixelcnn": 0.5, "pixelcnn-gated": 0.7,
+              "pixelrnn-row": 0.7, "pixelrnn-diag": 0.7}
 
 
 def _make_model(name: str, shape: tuple[int, int, int], likelihood: str = "bernoulli", levels: int = 4,
