@@ -60,6 +60,15 @@ def test_resume_through_the_cli(tmp_path):
     assert len((run / "metrics.csv").read_text().strip().splitlines()) == 3
 
 
+def test_init_from_through_the_cli(vae_run, tmp_path, capsys):
+    run = tmp_path / "ft"
+    assert main(["train", "vae", *TINY, "--init-from", str(vae_run), "--lr", "1e-4", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["model_config"]["latent_dim"] == 2
+    bad = ["train", "vae", *TINY, "--init-from", str(vae_run), "--hidden", "8", "--out", str(tmp_path / "x")]
+    assert main(bad) == 2
+    assert "come from that run" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
 def test_models_lists_the_registry(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out

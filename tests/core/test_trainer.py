@@ -6,9 +6,11 @@ import pytest
 import torch
 
 import genzoo
+from genzoo.data import DataConfig
 from genzoo.objectives.base import Objective
+from genzoo.registry import get_model
 from genzoo.training import NonFiniteLossError, TrainConfig, Trainer
-from genzoo.training.run import build_model, train
+from genzoo.training.run import build_model, read_run_config, train
 
 
 def _cfg(**kw):
@@ -50,6 +52,28 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, tiny_data, objective):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     rows = list(csv.DictReader(open(tmp_path / "part" / "metrics.csv")))
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+
+
+def test_init_from_starts_a_new_run_at_another_runs_weights(tmp_path, tiny_data):
+    from safetensors.torch import load_file
+
+    train("vae", data_config=tiny_data, out_dir=tmp_path / "src", train_config=_cfg(epochs=1),
+          model_config=get_model("vae").default_config(hidden=(24,), latent_dim=3))
+    # lr 0: the fine-tuning run must end exactly at the source's weights, with the source's config
+    train("vae", data_config=tiny_data, out_dir=tmp_path / "ft", init_from=tmp_path / "src",
+          train_config=_cfg(epochs=1, lr=0.0, sample_every=0))
+    a, b = load_file(tmp_path / "src" / "model.safetensors"), load_file(tmp_path / "ft" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    info = read_run_config(tmp_path / "ft")
+    assert info["init_from"] == str(tmp_path / "src")
+    assert info["model_config"] == read_run_config(tmp_path / "src")["model_config"]
+    with pytest.raises(ValueError, match="holds a 'vae' run"):
+        train("ae", data_config=tiny_data, out_dir=tmp_path / "x", init_from=tmp_path / "src", train_config=_cfg())
+    with pytest.raises(ValueError, match="trained on"):
+        train("vae", data_config=DataConfig(name="mnist5k", limit=100), out_dir=tmp_path / "y",
+              init_from=tmp_path / "src", train_config=_cfg())
+    with pytest.raises(FileNotFoundError):
+        train("vae", data_config=tiny_data, out_dir=tmp_path / "z", init_from=tmp_path / "nope", train_config=_cfg())
 
 
 def test_refuses_to_overwrite_a_run(tmp_path, tiny_data):

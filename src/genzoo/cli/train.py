@@ -35,6 +35,9 @@ def _parser(model: str | None, objective: str | None) -> argparse.ArgumentParser
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint (options are read from its config.json; "
                         "--epochs may be raised)")
+    p.add_argument("--init-from", metavar="RUN_DIR",
+                   help="start from the weights of another run of this model (its model options are used; "
+                        "optimizer and data are new): fine-tune at a lower --lr, or on other data")
     p.add_argument("--data", dest="data__name", metavar="NAME",
                    help="dataset name, .npz/.npy file or image folder (default: mnist5k, embedded)")
     p.add_argument("--data-seed", dest="data__seed", type=int, metavar="INT",
@@ -77,6 +80,8 @@ def main(argv: list[str]) -> int:
     model_cfg = dataclass_from_args(entry.config_cls, args, key="model", base=entry.default_config())
     obj_cfg = dataclass_from_args(get_objective(objective).config_cls, args, key="objective")
     train_cfg = dataclass_from_args(TrainConfig, args, key="train", base=entry.default_train_config())
+    if args.init_from and given_options(entry.config_cls, args, key="model"):
+        raise ValueError("with --init-from the model options come from that run's config.json; do not give them")
     if args.resume:
         given = given_options(TrainConfig, args, key="train")
         if set(given) - {"epochs", "progress", "device"}:
@@ -85,7 +90,8 @@ def main(argv: list[str]) -> int:
     train(args.model, data_config=data_cfg, out_dir=args.out, model_config=model_cfg, objective=objective,
           objective_config=obj_cfg, train_config=train_cfg, resume=args.resume, data_b_config=data_b,
           command="genzoo train " + shlex.join(argv),
-          given_model_options=frozenset(given_options(entry.config_cls, args, key="model")))
+          given_model_options=frozenset(given_options(entry.config_cls, args, key="model")),
+          init_from=args.init_from)
     if os.environ.get("RANK", "0") == "0":
         print(f"trained {args.model}: run directory {args.out}")
     return 0

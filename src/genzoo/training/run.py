@@ -87,11 +87,14 @@ def load_run_data(run_dir: str | Path, **overrides):
 def train(model_name: str, *, data_config, out_dir: str | Path, model_config=None, objective: str | None = None,
           objective_config=None, train_config: TrainConfig | None = None, resume: bool = False,
           data_b_config=None, command: str | None = None, dataset=None,
-          given_model_options: frozenset[str] | None = None) -> tuple[torch.nn.Module, dict]:
+          given_model_options: frozenset[str] | None = None,
+          init_from: str | Path | None = None) -> tuple[torch.nn.Module, dict]:
     """Train registered model ``model_name`` and write a run directory; returns (model, last metrics).
 
     With ``resume=True`` every option is read back from ``out_dir/config.json`` (and the epoch
-    count may be raised through ``train_config``)."""
+    count may be raised through ``train_config``). ``init_from`` starts a new run from the weights
+    of another run of the same model (its config.json gives the model config; optimizer, schedule
+    and data are new): fine-tuning at a lower learning rate, or on other data of the same shape."""
     from genzoo.data import DataConfig, load_dataset, make_batch_transform
 
     out_dir = Path(out_dir)
@@ -116,7 +119,18 @@ def train(model_name: str, *, data_config, out_dir: str | Path, model_config=Non
     if data_b_config is not None:
         data.domain_b = load_dataset(data_b_config)
     model_config = model_config if model_config is not None else entry.default_config()
-    if not resume:
+    if init_from is not None:
+        if resume:
+            raise ValueError("--init-from starts a new run; it cannot be combined with --resume")
+        init_from = _check_run_dir(Path(init_from))
+        source = read_run_config(init_from)
+        if source["model"] != model_name:
+            raise ValueError(f"--init-from {init_from} holds a {source['model']!r} run, not {model_name!r}")
+        model_config = from_dict(entry.config_cls, source["model_config"])
+        if tuple(model_config.shape) != tuple(data.shape):
+            raise ValueError(f"--init-from {init_from} was trained on {tuple(model_config.shape)} images; "
+                             f"these data are {tuple(data.shape)}")
+    elif not resume:
         if given_model_options is None:  # library call: fields left at their defaults follow the data
             default = entry.default_config()
             given_model_options = frozenset(f.name for f in fields(model_config)
@@ -124,7 +138,9 @@ def train(model_name: str, *, data_config, out_dir: str | Path, model_config=Non
         model_config = fit_config_to_data(model_config, data, data_config, given_model_options)
     torch.manual_seed(train_config.seed)
     model = build_model(model_name, data.shape, config=model_config)
-    if not resume:
+    if init_from is not None:
+        ckpt.load_weights(init_from / ckpt.WEIGHTS_FILE, model)
+    elif not resume:
         model.init_from_data(data.train.x)
     obj = build_objective(objective, objective_config)
     trainer = Trainer(model, obj, data, train_config, out_dir=out_dir,
@@ -141,6 +157,10 @@ def train(model_name: str, *, data_config, out_dir: str | Path, model_config=Non
         }
         if resume:
             record["command"] = info.get("command", record["command"])
+            if info.get("init_from"):
+                record["init_from"] = info["init_from"]
+        elif init_from is not None:
+            record["init_from"] = str(init_from)
         out_dir.mkdir(parents=True, exist_ok=True)
         ckpt.write_json(out_dir / ckpt.CONFIG_FILE, record)
     try:
