@@ -7,7 +7,7 @@ runs=${1:-runs}
 out=${2:-docs/img}
 mkdir -p "$out"
 for pair in independent:ar-independent fvsbn:ar-fvsbn nade:ar-nade pixelcnn:ar-pixelcnn-ft \
-            pixelrnn-diag:ar-diag pixelrnn-row:ar-row vae:vae500-e80 gan:bench-gan aae:bench-aae \
+            pixelrnn-diag:ar-diag pixelrnn-row:ar-row vae:vae300-e250 vae-vamp:vamp300-e250 gan:bench-gan aae:bench-aae \
             infogan:bench-infogan nade-oa:ar-nade-oa; do
     name=${pair%%:*}
     run=$runs/${pair#*:}
