@@ -92,6 +92,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import genzoo
+    from genzoo.cli._common import device as resolve_device
     from genzoo.data import DataConfig, load_dataset
     from genzoo.evaluation.plots import save_curves, save_grid
     from genzoo.registry import get_model
@@ -116,18 +117,17 @@ def main(argv=None) -> int:
         data_b_cfg = data_cfg
         data_cfg = DataConfig(name="digits", size=28, seed=args.seed)
     lr = args.lr if args.lr is not None else (1e-3 if args.model == "aae" else 2e-4)
-    batch_size = args.batch_size or (100 if args.model == "infogan" else 64)
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=batch_size, lr=lr,
-                       generator_lr=args.generator_lr if args.generator_lr is not None else
-                       entry.default_train_config().generator_lr,
+    defaults = entry.default_train_config()  # the model's registered training settings
+    batch_size = args.batch_size or (defaults.batch_size if args.model == "infogan" else 64)
+    generator_lr = args.generator_lr if args.generator_lr is not None else defaults.generator_lr
+    tcfg = TrainConfig(epochs=args.epochs, batch_size=batch_size, lr=lr, generator_lr=generator_lr,
                        betas=(0.5, 0.999), seed=args.seed,
                        device=args.device, progress=False, max_steps=args.max_steps, validate=args.model == "aae",
                        sample_history=True)
     t0 = time.time()
     if args.evaluate is not None:
         out = Path(args.evaluate)
-        model = genzoo.load(out, device="cuda" if args.device == "auto" and torch.cuda.is_available() else
-                            ("cpu" if args.device == "auto" else args.device))
+        model = genzoo.load(out, device=resolve_device(args.device))
         if model.registry_name != args.model:
             raise SystemExit(f"{out} holds a {model.registry_name!r} run, not {args.model!r}")
         seconds = None

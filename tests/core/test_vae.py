@@ -25,8 +25,13 @@ def test_analytic_kl_matches_monte_carlo():
     assert torch.all((mc - analytic_kl(mu, logvar)).abs() < 5 * se)
 
 
-def test_estimators_a_and_b_agree_in_expectation():
-    model = _vae()
+#: the prior of each bound test: N(0, I), and the VampPrior (no closed-form KL, a learnt mixture)
+PRIORS = pytest.mark.parametrize("prior", [{}, {"prior": "vamp", "pseudo_inputs": 7}], ids=["standard", "vamp"])
+
+
+@PRIORS
+def test_estimators_a_and_b_agree_in_expectation(prior):
+    model = _vae(**prior)
     x = torch.rand(8, 1, 4, 4).bernoulli()
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():
@@ -35,8 +40,9 @@ def test_estimators_a_and_b_agree_in_expectation():
     assert torch.allclose(a, b, atol=0.05)
 
 
-def test_elbo_below_importance_sampled_likelihood_which_tightens_with_k():
-    model = _vae()
+@PRIORS
+def test_elbo_below_importance_sampled_likelihood_which_tightens_with_k(prior):
+    model = _vae(**prior)
     x = torch.rand(64, 1, 4, 4).bernoulli()
     g = torch.Generator().manual_seed(3)
     with torch.no_grad():
@@ -47,10 +53,11 @@ def test_elbo_below_importance_sampled_likelihood_which_tightens_with_k():
     assert abs(float(estimates[0] - elbo)) < 0.5  # k=1 is an unbiased estimate of the ELBO
 
 
-def test_log_prob_is_normalised_on_a_tiny_space():
+@PRIORS
+def test_log_prob_is_normalised_on_a_tiny_space(prior):
     """Sum of p(x) over all 2^4 binary 2x2 images is 1 (importance sampling, large k)."""
     torch.manual_seed(0)
-    model = build_model("vae", (1, 2, 2), hidden=(8,), latent_dim=2)
+    model = build_model("vae", (1, 2, 2), hidden=(8,), latent_dim=2, **prior)
     xs = torch.tensor([[(i >> b) & 1 for b in range(4)] for i in range(16)], dtype=torch.float32).view(16, 1, 2, 2)
     g = torch.Generator().manual_seed(0)
     total = model.log_prob(xs, k=20000, generator=g).exp().sum()

@@ -122,8 +122,8 @@ def train(model_name: str, *, data_config, out_dir: str | Path, model_config=Non
     if init_from is not None:
         if resume:
             raise ValueError("--init-from starts a new run; it cannot be combined with --resume")
-        init_from = _check_run_dir(Path(init_from))
-        source = read_run_config(init_from)
+        init_from = Path(init_from)
+        source = read_run_config(init_from)  # checks that the run directory exists
         if source["model"] != model_name:
             raise ValueError(f"--init-from {init_from} holds a {source['model']!r} run, not {model_name!r}")
         model_config = from_dict(entry.config_cls, source["model_config"])
