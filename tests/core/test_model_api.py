@@ -59,10 +59,21 @@ def test_sample_count_must_be_a_positive_integer(bad):
         check_count(bad)
 
 
-@pytest.mark.parametrize("name", ["independent", "fvsbn", "nade", "pixelcnn", "vae", "gan", "infogan"])
-def test_a_cpu_generator_drives_a_model_on_another_device(name):
-    """The noise is drawn on the generator's device and moved to the model's ("meta" stands in for
-    CUDA: a CPU generator cannot fill a tensor there directly)."""
+def _strict(draw):
+    """``draw`` with the check CUDA makes: a generator fills tensors on its own device only."""
+    def checked(*args, generator=None, device=None, **kw):
+        if generator is not None and device is not None and torch.device(device) != generator.device:
+            raise RuntimeError(f"generator on {generator.device} cannot draw on {device}")
+        return draw(*args, generator=generator, device=device, **kw)
+    return checked
+
+
+@pytest.mark.parametrize("name", ["independent", "fvsbn", "nade", "pixelcnn", "vae", "vae-vamp", "gan", "infogan"])
+def test_a_cpu_generator_drives_a_model_on_another_device(name, monkeypatch):
+    """The noise is drawn on the generator's device and moved to the model's. "meta" stands in for
+    CUDA, with torch's draws made as strict about the generator's device as CUDA's are."""
     model = _model(name).to("meta")
+    for fn in ("rand", "randn", "randint"):
+        monkeypatch.setattr(torch, fn, _strict(getattr(torch, fn)))
     out = model.sample(2, generator=torch.Generator().manual_seed(0))
     assert out.shape == (2, *SHAPE) and out.device.type == "meta"
