@@ -40,6 +40,7 @@ def test_sample_returns_exactly_n_seeded_samples_in_data_space(name):
 def test_log_prob_takes_k_and_generator_and_says_if_it_is_exact(name):
     model = _model(name)
     x = torch.rand(2, *SHAPE, generator=torch.Generator().manual_seed(0)).bernoulli()
+    assert (model.likelihood_type in ("bernoulli", "categorical", "gaussian")) == model.has_likelihood
     if not model.has_likelihood:
         with pytest.raises(NotImplementedError):
             model.log_prob(x, k=3, generator=torch.Generator())

@@ -64,6 +64,8 @@ class GenerativeModel(nn.Module):
     condition_type: str | None = None
     #: importance samples of log_prob when ``k`` is None (estimated likelihoods only)
     default_k: int | None = None
+    #: the family of p(x) (or of p(x|z)): "bernoulli", "categorical", "gaussian", or None (no likelihood)
+    likelihood_type: str | None = None
     registry_name: str = ""
 
     def __init__(self, config: ModelConfig):

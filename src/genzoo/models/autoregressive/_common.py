@@ -62,6 +62,10 @@ class AutoregressiveModel(GenerativeModel):
         return self.config.likelihood == "categorical"
 
     @property
+    def likelihood_type(self) -> str:
+        return self.config.likelihood
+
+    @property
     def out_per_pixel(self) -> int:
         """Logits per pixel: 1 (Bernoulli) or ``levels`` (categorical)."""
         return self.config.levels if self.categorical else 1
