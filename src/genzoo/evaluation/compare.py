@@ -39,6 +39,8 @@ class CompareConfig:
     feature_data: str | None = field(None, help="dataset the feature network is trained on "
                                                 "(None: the run's own dataset)")
     parzen: bool = field(False, help="also report the (weak) Parzen-window log-likelihood")
+    sample_means: bool = field(False, help="feature metrics on decoder means E[x|z] instead of true samples "
+                                           "(models with a decoder distribution; labelled in the table)")
     seed: int = field(0, help="seed for sampling and the metric subsets")
     batch_size: int = field(250, help="batch size for sampling and likelihood evaluation")
     device: str = field("cpu", help="device to evaluate on (cpu, cuda, auto)")
@@ -90,14 +92,16 @@ def _load_model(run_dir: Path, device: torch.device):
 
 
 @torch.no_grad()
-def draw_samples(model, n: int, *, batch_size: int = 250, seed: int = 0) -> torch.Tensor | None:
+def draw_samples(model, n: int, *, batch_size: int = 250, seed: int = 0, mean: bool = False
+                 ) -> torch.Tensor | None:
     """``n`` true samples (``model.sample``, random conditions) on the CPU, or None when the model
-    does not sample (``model.can_sample`` is False: CycleGAN, a deterministic autoencoder). An
-    error inside the sampler propagates."""
+    does not sample (``model.can_sample`` is False: CycleGAN, a deterministic autoencoder). ``mean``:
+    decoder means instead (``model.sample_mean``). An error inside the sampler propagates."""
     if not model.can_sample:
         return None
     g = seeded_generator(seed, device_of(model))
-    out = [model.sample(min(batch_size, n - i), generator=g).float().cpu() for i in range(0, n, batch_size)]
+    draw = model.sample_mean if mean else model.sample
+    out = [draw(min(batch_size, n - i), generator=g).float().cpu() for i in range(0, n, batch_size)]
     return torch.cat(out) if out else None
 
 
@@ -135,7 +139,8 @@ def evaluate_run(run_dir: str | Path, config: CompareConfig = CompareConfig(), *
             if key in lik:
                 row[key] = lik[key]
     if config.samples > 0:
-        fake = draw_samples(model, config.samples, batch_size=config.batch_size, seed=config.seed)
+        fake = draw_samples(model, config.samples, batch_size=config.batch_size, seed=config.seed,
+                            mean=config.sample_means)
         if fake is not None:
             real, _ = split_tensors(dataset, config.reference)
             real = real[:config.samples]
@@ -155,6 +160,7 @@ def evaluate_run(run_dir: str | Path, config: CompareConfig = CompareConfig(), *
             row.update(q)
             row["features"] = extractor.name
             row["n_samples"] = len(fake)
+            row["sampled"] = "decoder means" if config.sample_means else "samples"
             if config.parzen:
                 x_valid, _ = split_tensors(dataset, "valid")
                 row.update(parzen_log_likelihood(raw.flatten(1), x_valid, x_test))  # in data space
@@ -223,7 +229,8 @@ def format_table(rows: list[dict], *, markdown: bool = True, machine: str | None
     feats = sorted({r["features"] for r in rows if "features" in r})
     if feats:
         lines.append(f"Feature metrics in the space of {', '.join(feats)} "
-                     f"({rows[0].get('n_samples', '?')} samples vs real test images); not Inception FID.")
+                     f"({rows[0].get('n_samples', '?')} {rows[0].get('sampled', 'samples')} vs real test images); "
+                     "not Inception FID.")
     if machine:
         lines.append(f"Machine: {machine}.")
     lines.append("Commands:" if markdown else "commands:")
