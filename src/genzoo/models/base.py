@@ -35,6 +35,11 @@ class GenerativeModel(nn.Module):
     exact_likelihood: bool = True
     has_latent: bool = False
     registry_name: str = ""
+    #: what ``log_prob`` is a distribution over (the data contract, :mod:`genzoo.data.spec`):
+    #: "bernoulli", "categorical", "discretized", "continuous", or None (no likelihood)
+    data_likelihood: str | None = None
+    #: levels per value of a "categorical"/"discretized" likelihood (else None)
+    likelihood_levels: int | None = None
 
     def __init__(self, config: ModelConfig):
         super().__init__()

@@ -88,6 +88,11 @@ class VAE(LatentVariableModel):
         if config.prior == "vamp":  # pseudo-inputs u_k; init_from_data starts them at training images
             self.pseudo = torch.nn.Parameter(0.5 + 0.01 * torch.randn(config.pseudo_inputs, *config.shape))
 
+    @property
+    def data_likelihood(self) -> str:
+        """The data contract: a Bernoulli decoder is a distribution over {0, 1}, a Gaussian one a density."""
+        return "bernoulli" if self.config.decoder == "bernoulli" else "continuous"
+
     # --- recognition model q(z|x) -------------------------------------------------------------
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, logvar) of q(z|x), each (B, latent_dim)."""

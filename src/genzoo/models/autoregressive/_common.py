@@ -61,6 +61,15 @@ class AutoregressiveModel(GenerativeModel):
         return self.config.likelihood == "categorical"
 
     @property
+    def data_likelihood(self) -> str:
+        """The data contract (:mod:`genzoo.data.spec`): "bernoulli" or "categorical"."""
+        return self.config.likelihood
+
+    @property
+    def likelihood_levels(self) -> int | None:
+        return self.config.levels if self.categorical else None
+
+    @property
     def out_per_pixel(self) -> int:
         """Logits per pixel: 1 (Bernoulli) or ``levels`` (categorical)."""
         return self.config.levels if self.categorical else 1
