@@ -53,7 +53,7 @@ def run(args) -> int:
 
     g = torch.Generator(device=model.device).manual_seed(args.seed)
     scores = anomaly_scores(model, x, score, k=args.k, reference=reference, batch_size=args.batch_size,
-                            generator=g)
+                            generator=g, spec=data.spec)
     result = {"run": str(args.run), "data": args.data or data.name, "split": args.split, "score": score,
               "n": len(scores)}
     is_anomaly = None
