@@ -87,7 +87,7 @@ def test_likelihood_table(spec, likelihood, levels, figure):
     (DEQ, "categorical", 17, "dequantize"),
     (DEQ, "discretized", 17, "dequantize"),
     (GREY, "categorical", 256, "levels"),
-    (GREY, "gaussian", None, "data_likelihood"),
+    (GREY, "poisson", None, "likelihood_type"),
 ])
 def test_likelihood_refusals(spec, likelihood, levels, words):
     with pytest.raises(DataError, match=words):

@@ -13,6 +13,7 @@ from genzoo.cli.main import main
 from genzoo.data import DataConfig, DataError, DataSpec, load_dataset
 from genzoo.evaluation import features as feat
 from genzoo.evaluation.compare import CompareConfig, draw_samples, evaluate_run
+from genzoo.objectives.variational import elbo
 from genzoo.training import TrainConfig
 from genzoo.training import run as training
 
@@ -96,7 +97,7 @@ def test_eval_with_dequantization_scores_dequantized_data(tmp_path, capsys):
             xd = data.spec.dequantize(x, g)
             assert torch.equal(torch.floor(xd * 17), torch.round(x * 16))  # inside the level's cell
             total -= model.log_prob(xd, k=20, generator=g).double()
-            model.elbo(xd, generator=g)  # eval draws the ELBO's noise after each IS pass
+            elbo(model, xd, generator=g)  # eval draws the ELBO noise after each IS pass
     per_example = total / 2 + 64 * math.log(17)
     assert out["nll_nats"] == pytest.approx(float(per_example.mean()), rel=1e-9)
     assert out["nll_stderr"] == pytest.approx(float(per_example.std() / math.sqrt(50)), rel=1e-6)
@@ -142,7 +143,7 @@ def test_feature_net_never_trains_on_the_runs_test_images(monkeypatch, tmp_path)
 
 
 class _Sampler(torch.nn.Module):
-    has_latent = True
+    can_sample = True
 
     def __init__(self, error=None):
         super().__init__()
@@ -155,23 +156,21 @@ class _Sampler(torch.nn.Module):
             raise self.error
         return torch.rand(n, 1, 2, 2, generator=generator)
 
-    def sample_prior(self, n, generator=None):
-        self.calls.append("prior")
-        return torch.zeros(n, 3)
-
-    def decode(self, z):
-        self.calls.append("decode")
-        return torch.full((len(z), 1, 2, 2), 0.5)
+    def sample_mean(self, n, *, generator=None):
+        self.calls.append("mean")
+        return torch.full((n, 1, 2, 2), 0.5)
 
 
 def test_draw_samples_conventions_and_errors():
     m = _Sampler()
     assert draw_samples(m, 5, batch_size=2).shape == (5, 1, 2, 2) and set(m.calls) == {"sample"}
     m = _Sampler()
-    assert torch.equal(draw_samples(m, 3, means=True), torch.full((3, 1, 2, 2), 0.5))
-    assert m.calls == ["prior", "decode"]
-    assert draw_samples(_Sampler(NotImplementedError("no sampler")), 4) is None
-    for error in (ValueError("bad shape"), TypeError("bug"), RuntimeError("cuda")):
+    assert torch.equal(draw_samples(m, 3, means=True), torch.full((3, 1, 2, 2), 0.5)) and m.calls == ["mean"]
+    m = _Sampler()
+    m.can_sample = False
+    assert draw_samples(m, 4) is None and m.calls == []
+    for error in (NotImplementedError("deep inside"), ValueError("bad shape"), TypeError("bug"),
+                  RuntimeError("cuda")):
         with pytest.raises(type(error)):
             draw_samples(_Sampler(error), 4)
 

@@ -17,11 +17,12 @@ back by ``genzoo eval`` / ``compare`` / ``anomaly`` / ``probe``. Its fields:
 * ``dequantization``: ``"uniform"`` (quantized data: the level k becomes ``(k + u) / L`` with
   u ~ U[0, 1), Theis et al. 2016, sec. 3.1, mapped to ``scale``) or ``"none"``.
 
-Models declare what their ``log_prob`` is a distribution over with ``data_likelihood`` (one of
-:data:`LIKELIHOODS`, or None for models without a likelihood) and, for ``"categorical"`` and
-``"discretized"``, ``likelihood_levels``. :meth:`DataSpec.check_likelihood` compares the two and
-either raises a one-line :class:`~genzoo.data.errors.DataError` (a combination that makes no
-sense) or says what the model's figure on these data is (:data:`FIGURES`).
+Models declare the family of their ``log_prob`` with ``likelihood_type`` (a key of
+:data:`LIKELIHOOD_KINDS`: ``bernoulli``, ``categorical``, ``gaussian``, ``discretized_logistic``
+..., or None for models without a likelihood) and, for categorical and discretized likelihoods,
+``likelihood_levels``. :meth:`DataSpec.check_model` compares the two and either raises a one-line
+:class:`~genzoo.data.errors.DataError` (a combination that makes no sense) or says what the
+model's figure on these data is (:data:`FIGURES`).
 """
 
 from __future__ import annotations
@@ -42,11 +43,19 @@ KINDS = ("binary", "quantized", "continuous")
 BINARIZATIONS = ("none", "static", "dynamic")
 DEQUANTIZATIONS = ("none", "uniform")
 
-#: what a model's ``data_likelihood`` may say its ``log_prob`` is a distribution over:
+#: what a likelihood is a distribution over (the values of :data:`LIKELIHOOD_KINDS`):
 #: ``bernoulli`` one probability per value in {0, 1}; ``categorical`` an L-way softmax over the
 #: integer levels; ``discretized`` a continuous law integrated over each level's bin (e.g. the
 #: discretized logistic mixture of PixelCNN++); ``continuous`` a density (e.g. a Gaussian decoder).
 LIKELIHOODS = ("bernoulli", "categorical", "discretized", "continuous")
+
+#: a model's ``likelihood_type`` (the family) -> what it is a distribution over (:data:`LIKELIHOODS`)
+LIKELIHOOD_KINDS = {
+    "bernoulli": "bernoulli",
+    "categorical": "categorical",
+    "discretized": "discretized", "discretized_logistic": "discretized",
+    "continuous": "continuous", "gaussian": "continuous", "logistic": "continuous",
+}
 
 #: what the figure ``-log_prob(x)`` is on data of a given spec (:meth:`DataSpec.check_likelihood`):
 #: ``nll``: the NLL of the discrete data; ``dequantized_bound``: after dequantization and the
@@ -199,7 +208,7 @@ class DataSpec:
     # ---- the contract --------------------------------------------------------------------------------
     def check_likelihood(self, likelihood: str | None, levels: int | None = None, *, who: str = "the model"
                          ) -> str | None:
-        """What ``-log p(x)`` of a model with ``data_likelihood=likelihood`` (and, for categorical and
+        """What ``-log p(x)`` of a model with ``likelihood_type=likelihood`` (and, for categorical and
         discretized likelihoods, ``levels``) is on these data: one of :data:`FIGURES`, or None for a
         model without a likelihood. Raises a one-line :class:`DataError` naming ``who`` and the
         option to change when the combination makes no sense:
@@ -211,8 +220,9 @@ class DataSpec:
         """
         if likelihood is None:
             return None
-        if likelihood not in LIKELIHOODS:
-            raise DataError(f"{who}: data_likelihood {likelihood!r} is not one of {', '.join(LIKELIHOODS)}")
+        if likelihood not in LIKELIHOOD_KINDS:
+            raise DataError(f"{who}: likelihood_type {likelihood!r} is not one of {', '.join(LIKELIHOOD_KINDS)}")
+        likelihood = LIKELIHOOD_KINDS[likelihood]
         if likelihood == "bernoulli":
             if self.scale == "pm1":
                 raise DataError(f"scale=pm1: {who} has a Bernoulli likelihood (BCE), whose targets must lie "
@@ -233,13 +243,13 @@ class DataSpec:
         return "continuous_nll" if self.kind == "continuous" else "grid_density"
 
     def check_model(self, model, *, who: str | None = None) -> str | None:
-        """:meth:`check_likelihood` for ``model``'s declared ``data_likelihood`` and
+        """:meth:`check_likelihood` for ``model``'s declared ``likelihood_type`` and
         ``likelihood_levels``; also checks the shape the model was built for."""
         who = who or f"model {getattr(model, 'registry_name', '') or type(model).__name__}"
         shape = getattr(getattr(model, "config", None), "shape", None)
         if shape is not None and tuple(shape) != self.shape:
             raise DataError(f"{who} was built for data of shape {tuple(shape)}, these data are {self.shape}")
-        return self.check_likelihood(getattr(model, "data_likelihood", None),
+        return self.check_likelihood(getattr(model, "likelihood_type", None),
                                      getattr(model, "likelihood_levels", None), who=who)
 
 

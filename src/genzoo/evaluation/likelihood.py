@@ -26,6 +26,7 @@ import torch
 from genzoo.data.errors import DataError
 from genzoo.data.spec import LIKELIHOOD_FIGURES, DataSpec, figure_label, not_a_likelihood_message
 from genzoo.models.base import bits_per_dim
+from genzoo.objectives.variational import elbo
 
 
 def _mean_stderr(values: torch.Tensor) -> tuple[float, float]:
@@ -79,7 +80,7 @@ def evaluate_likelihood(model, x: torch.Tensor, spec: DataSpec | None = None, *,
             xs = spec.dequantize(chunk, g) if dequantized else chunk
             if latent:
                 nll_sum -= model.log_prob(xs, k=k, generator=g).double()
-                elbo_sum -= model.elbo(xs, generator=g).double()
+                elbo_sum -= elbo(model, xs, generator=g).double()
             else:
                 nll_sum -= model.log_prob(xs).double()
         nll.append((nll_sum / draws).cpu())
