@@ -92,9 +92,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import genzoo
-    from genzoo.nn.random import resolve_device
     from genzoo.data import DataConfig, load_dataset
     from genzoo.evaluation.plots import save_curves, save_grid
+    from genzoo.nn.random import resolve_device
     from genzoo.registry import get_model
     from genzoo.training.trainer import TrainConfig
 

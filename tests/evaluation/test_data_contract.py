@@ -62,6 +62,9 @@ def test_bernoulli_on_grey_values_trains_but_is_never_called_an_elbo_or_nll(grey
     assert main(["eval", str(grey_vae), "-k", "2", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "not a likelihood" in err and "--binarize" in err and "--dequantize" in err
+    assert main(["anomaly", str(grey_vae), "--score", "nll", "-k", "2", "--limit", "10", "--device", "cpu",
+                 "--out", str(grey_vae / "a.csv")]) == 0
+    assert json.loads(capsys.readouterr().out)["score_is"] == "BCE on grey values (not a likelihood)"
     row = evaluate_run(grey_vae, CompareConfig(samples=0, k=2, eval_examples=10))
     assert "nll_nats" not in row and "bits_per_dim" not in row and "BCE on grey values" in row["nll_note"]
 

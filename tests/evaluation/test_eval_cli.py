@@ -51,6 +51,7 @@ def test_anomaly_cli_reports_auroc_and_writes_csv(runs, tmp_path, capsys):
     scores = np.array([float(r["nll"]) for r in rows])
     targets = np.array([r["is_anomaly"] == "1" for r in rows])
     assert summary["score"] == "nll" and summary["auroc"] == pytest.approx(roc_auc_score(targets, scores))
+    assert summary["score_is"] == "NLL (importance-sampled estimate, k=3)"  # binarized data: a likelihood
     assert len(rows) == summary["n"] > 0
     assert set(rows[0]) == {"index", "label", "is_anomaly", "nll"}
     assert sum(int(r["is_anomaly"]) for r in rows) == summary["anomalies"]
