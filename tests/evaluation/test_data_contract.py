@@ -12,7 +12,7 @@ import torch
 from genzoo.cli.main import main
 from genzoo.data import DataConfig, DataError, DataSpec, load_dataset
 from genzoo.evaluation import features as feat
-from genzoo.evaluation.compare import CompareConfig, draw_samples, evaluate_run
+from genzoo.evaluation.compare import CompareConfig, draw_samples, evaluate_run, format_table
 from genzoo.objectives.variational import elbo
 from genzoo.training import TrainConfig
 from genzoo.training import run as training
@@ -67,6 +67,8 @@ def test_bernoulli_on_grey_values_trains_but_is_never_called_an_elbo_or_nll(grey
     assert json.loads(capsys.readouterr().out)["score_is"] == "BCE on grey values (not a likelihood)"
     row = evaluate_run(grey_vae, CompareConfig(samples=0, k=2, eval_examples=10))
     assert "nll_nats" not in row and "bits_per_dim" not in row and "BCE on grey values" in row["nll_note"]
+    table = format_table([row])
+    assert "| n/a (not a likelihood) |" in table and "vae: run vae: a Bernoulli likelihood on grey" in table
 
 
 def test_eval_with_dequantization_scores_dequantized_data(tmp_path, capsys):
@@ -123,6 +125,11 @@ def test_compare_marks_is_estimates_and_uses_the_runs_split_for_features(tmp_pat
     assert "(IS k=3)" in text and "| binary static |" in text and "-ELBO bound (nats)" in text
     assert "Feature metrics in the space of cnn8-digits-seed0-" in text  # the cached net found by its key
     assert feat.feature_net_path(cfg).name.startswith("cnn128-digits-split3-")
+    assert main(["compare", str(tmp_path / "vae"), "--samples", "30", "--k", "3", "--eval-examples", "20",
+                 "--kid-subsets", "2", "--sample-means", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["samples"] == "decoder means" and row["n_samples"] == 30
+    assert "decoder means of prior draws (not samples)" in format_table([row])
 
 
 def test_feature_net_never_trains_on_the_runs_test_images(monkeypatch, tmp_path):

@@ -248,7 +248,7 @@ def _fmt(row: dict, key: str, fmt: str) -> str:
 
 def format_table(rows: list[dict], *, markdown: bool = True, machine: str | None = None) -> str:
     """One table of the columns any row has, then the command and feature network of each run."""
-    cols = [c for c in COLUMNS if any(c[0] in r for r in rows)]
+    cols = [c for c in COLUMNS if any(c[0] in r or (c[0] == "nll_nats" and "nll_note" in r) for r in rows)]
     cells = [[h for _, h, _ in cols]] + [[_fmt(r, k, f) for k, _, f in cols] for r in rows]
     lines = []
     if markdown:
