@@ -37,6 +37,13 @@ def test_nonsense_combinations_refused_before_training(model, data, words, tmp_p
     assert not (tmp_path / model / "checkpoint.pt").exists() and not (tmp_path / model / "metrics.csv").exists()
 
 
+@pytest.mark.parametrize("objective, figure", [("iwae", "grey_bce_iw_bound"), ("wake-sleep", "grey_bce_plus_kl")])
+def test_other_vae_objectives_name_grey_bce_too(objective, figure, tmp_path):
+    _train("vae", tmp_path, DataConfig(name="digits", limit=100), objective=objective)
+    header = next(csv.reader(open(tmp_path / "vae" / "metrics.csv")))
+    assert f"valid_{figure}" in header and not any("elbo" in h or "nll" in h for h in header)
+
+
 def test_cli_refusal_is_one_line(tmp_path, capsys):
     rc = main(["train", "vae", "--data", "digits", "--scale", "pm1", "--limit", "100", "--epochs", "1",
                "--max-steps", "1", "--out", str(tmp_path / "r"), "--device", "cpu"])
