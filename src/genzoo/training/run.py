@@ -95,7 +95,7 @@ def train(model_name: str, *, data_config, out_dir: str | Path, model_config=Non
     count may be raised through ``train_config``). ``init_from`` starts a new run from the weights
     of another run of the same model (its config.json gives the model config; optimizer, schedule
     and data are new): fine-tuning at a lower learning rate, or on other data of the same shape."""
-    from genzoo.data import DataConfig, load_dataset, make_batch_transform
+    from genzoo.data import DataConfig, DataSpec, load_dataset, make_batch_transform
 
     out_dir = Path(out_dir)
     train_config = train_config or get_model(model_name).default_train_config()
@@ -143,14 +143,17 @@ def train(model_name: str, *, data_config, out_dir: str | Path, model_config=Non
     elif not resume:
         model.init_from_data(data.train.x)
     obj = build_objective(objective, objective_config)
+    spec = data.spec if getattr(data, "spec", None) is not None else DataSpec.from_data(data_config, data)
+    obj.check_data(model, spec)  # the data contract: a one-line DataError before any training
     trainer = Trainer(model, obj, data, train_config, out_dir=out_dir,
-                      batch_transform=make_batch_transform(data_config))
+                      batch_transform=make_batch_transform(spec))
     if trainer.dist.is_main:
         record = {
             "genzoo_version": genzoo.__version__,
             "model": model_name, "model_config": to_dict(model.config),
             "objective": objective, "objective_config": to_dict(obj.config),
-            "data": to_dict(data_config), "data_b": to_dict(data_b_config) if data_b_config else None,
+            "data": to_dict(data_config), "data_spec": spec.to_dict(),
+            "data_b": to_dict(data_b_config) if data_b_config else None,
             "train": to_dict(train_config),
             "command": command if command is not None else " ".join(["genzoo", *sys.argv[1:]]),
             "num_classes": data.num_classes, "levels": data.levels,

@@ -403,6 +403,9 @@ class Trainer:
             save_grid(images, self.out_dir / "samples" / f"epoch_{epoch:03d}.png", value_range=self._value_range())
 
     def _value_range(self) -> tuple[float, float]:
+        spec = getattr(self.data, "spec", None)  # the data contract says; datasets built by hand: guess
+        if spec is not None:
+            return spec.value_range
         lo = float(self.data.train.x[:256].min())
         return (-1.0, 1.0) if lo < 0 else (0.0, 1.0)
 
