@@ -151,3 +151,15 @@ def test_a_model_directory_feeds_init_from(tmp_path):
                             train_config=tiny, init_from=tmp_path / "m", command="test")
     assert same_state(tuned, model)  # lr 0: still the shared weights
     assert ckpt.CONFIG_FILE in {p.name for p in (tmp_path / "ft").iterdir()}
+
+
+def test_the_cli_samples_a_model_directory_and_says_when_it_needs_a_run(tmp_path, capsys):
+    from genzoo.cli.main import main
+
+    make("vae").save_pretrained(tmp_path / "m")
+    assert main(["sample", str(tmp_path / "m"), "-n", "4", "--out", str(tmp_path / "s.png"), "--device", "cpu"]) == 0
+    assert (tmp_path / "s.png").is_file()
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "m"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "records no training data" in err

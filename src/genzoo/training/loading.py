@@ -93,6 +93,16 @@ def check_run_config(info, path: str | Path = ckpt.CONFIG_FILE):
     return entry, cfg
 
 
+def recorded_data(run_dir: str | Path) -> dict:
+    """The checked config.json of a *run* directory, which records the data it was trained on; a
+    model directory (:func:`save_pretrained`) records none: a one-line :class:`RunFileError`."""
+    info = read_run_config(run_dir)
+    if "data" not in info:
+        raise RunFileError(f"{Path(run_dir) / ckpt.CONFIG_FILE}: records no training data (a model directory "
+                           "written by save_pretrained); commands that need the data take a run directory")
+    return info
+
+
 def _required(info: dict, key: str, path) -> object:
     if key not in info:
         raise RunFileError(f"{path}: missing field {key!r} (is this a genzoo run or model directory?)")

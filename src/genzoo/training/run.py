@@ -20,7 +20,7 @@ from genzoo.registry import get_model, get_objective
 from genzoo.training import checkpoint as ckpt
 from genzoo.training import distributed as dist_util
 from genzoo.training.loading import check_run_dir as _check_run_dir  # noqa: F401  (loading lives there)
-from genzoo.training.loading import load, read_run_config  # noqa: F401
+from genzoo.training.loading import load, read_run_config, recorded_data  # noqa: F401
 from genzoo.training.trainer import TrainConfig, Trainer
 
 
@@ -56,7 +56,7 @@ def load_run_data(run_dir: str | Path, **overrides):
     """The dataset a run was trained on (as recorded in its config.json), with optional overrides."""
     from genzoo.data import DataConfig, load_dataset
 
-    info = read_run_config(run_dir)
+    info = recorded_data(run_dir)
     cfg = replace(from_dict(DataConfig, info["data"]), **overrides)
     return load_dataset(cfg)
 
