@@ -63,7 +63,7 @@ def trusted(spec: str, field: str) -> Callable:
     fn = _TRUSTED.get(spec)
     if fn is None:
         raise UntrustedCodeError(
-            f"{field} {spec!r} names Python code, which genzoo never imports from a config by itself: "
-            f"pass the function (e.g. genzoo.load(run, {field}=function)), type it on the command line "
-            f"('genzoo train ... --{field.replace('_', '-')} {spec}'), or opt in with trust_code=True")
+            f"{field} {spec!r} names Python code, which genzoo never imports from a file: in Python pass "
+            f"the function, genzoo.load(run, {field}=your_function), or trust_code=True if you trust "
+            f"this run; 'genzoo train' trusts --{field.replace('_', '-')} typed on its own command line")
     return fn

@@ -203,6 +203,13 @@ def test_a_corrupt_checkpoint_is_one_line(run, content, message):
     assert "\n" not in str(info.value) and message in str(info.value) and str(path) in str(info.value)
 
 
+def test_a_checkpoint_without_a_required_entry_is_one_line(run):
+    path = run / ckpt.CHECKPOINT_FILE
+    assert "model" in ckpt.load_checkpoint(path, required=("model",))
+    with pytest.raises(RunFileError, match="checkpoint has no 'nonesuch' entry"):
+        ckpt.load_checkpoint(path, required=("model", "nonesuch"))
+
+
 def test_the_valid_run_still_loads_and_matches_its_weights(run):
     model = genzoo.load(run)
     saved = load_file(str(run / ckpt.WEIGHTS_FILE))

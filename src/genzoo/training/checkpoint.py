@@ -98,10 +98,10 @@ def save_checkpoint(path: Path, state: dict) -> None:
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def load_checkpoint(path: Path, map_location="cpu") -> dict:
+def load_checkpoint(path: Path, map_location="cpu", required: tuple[str, ...] = ()) -> dict:
     """Read a training checkpoint with ``torch.load(weights_only=True)``: tensors, numbers, strings
-    and containers only. A pickle of other objects is refused, and any malformed file is a
-    one-line :class:`~genzoo.errors.RunFileError` naming it."""
+    and containers only. A pickle of other objects is refused, and any malformed file (or one
+    without the ``required`` entries) is a one-line :class:`~genzoo.errors.RunFileError` naming it."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint to resume from")
@@ -118,4 +118,7 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
         raise RunFileError(f"{path}: corrupt checkpoint ({type(e).__name__}: {first_line(e)})") from None
     if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
         raise RunFileError(f"{path}: a checkpoint must hold a dict of named entries, got {type(state).__name__}")
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise RunFileError(f"{path}: checkpoint has no {', '.join(map(repr, missing))} entry")
     return state
