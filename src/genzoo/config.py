@@ -139,7 +139,8 @@ def from_dict(cls: type[T], data: Any, *, where: str = "") -> T:
     field's default is one. Missing keys take the field default; unknown keys are an error (another
     model's config, or a typo). Any failure, including the dataclass's own ``__post_init__`` checks,
     is a one-line :class:`~genzoo.errors.ConfigError` prefixed by ``where`` (e.g.
-    ``"runs/a/config.json: model_config: "``)."""
+    ``"runs/a/config.json: model_config: "``); without ``where`` a ``ValueError`` raised by the
+    dataclass itself (e.g. a ``DataError``) passes through unchanged."""
     if where and not where.endswith(": "):
         where = where + ": "
     if not isinstance(data, dict):
@@ -154,7 +155,11 @@ def from_dict(cls: type[T], data: Any, *, where: str = "") -> T:
               for name, f in known.items() if name in data}
     try:
         return cls(**kwargs)
-    except (ValueError, TypeError, ArithmeticError) as e:
+    except ValueError as e:
+        if not where:  # keep the config's own error type (e.g. DataError) when there is nothing to add
+            raise
+        raise ConfigError(f"{where}{first_line(e)}") from None
+    except (TypeError, ArithmeticError) as e:
         raise ConfigError(f"{where}{first_line(e)}") from None
 
 
