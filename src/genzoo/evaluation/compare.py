@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 import platform
 from dataclasses import dataclass
@@ -80,10 +79,9 @@ def training_seconds(run_dir: str | Path) -> tuple[float | None, int | None]:
 
 
 def _run_config(run_dir: Path) -> dict:
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise ValueError(f"{path}: not found; is {run_dir} a genzoo run directory?")
-    return json.loads(path.read_text())
+    from genzoo.training.loading import recorded_data  # config.json checked as untrusted input
+
+    return recorded_data(run_dir)
 
 
 def _load_model(run_dir: Path, device: torch.device):

@@ -2,7 +2,8 @@
 
 A run directory holds ``config.json`` (model name and config, objective, data, training options,
 the command line and the genzoo version), ``model.safetensors``, ``checkpoint.pt``, ``metrics.csv``
-and pictures. :func:`load` rebuilds the model from the first two, with no pickle.
+and pictures. :func:`load` (:mod:`genzoo.training.loading`) rebuilds the model from the first two, with no
+pickle and no code named by the files.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from genzoo.config import from_dict, to_dict
 from genzoo.registry import get_model, get_objective
 from genzoo.training import checkpoint as ckpt
 from genzoo.training import distributed as dist_util
+from genzoo.training.loading import check_run_dir as _check_run_dir  # noqa: F401  (loading lives there)
+from genzoo.training.loading import load, read_run_config, recorded_data  # noqa: F401
 from genzoo.training.trainer import TrainConfig, Trainer
 
 
@@ -49,37 +52,11 @@ def build_objective(name: str, config=None):
     return entry.objective_cls(config if config is not None else entry.config_cls())
 
 
-def _check_run_dir(run_dir: Path) -> Path:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: no such run directory")
-    return run_dir
-
-
-def read_run_config(run_dir: str | Path) -> dict:
-    return ckpt.read_json(_check_run_dir(Path(run_dir)) / ckpt.CONFIG_FILE)
-
-
-def load(run_dir: str | Path, device: str | torch.device = "cpu", weights: str = ckpt.WEIGHTS_FILE):
-    """Rebuild the model saved in ``run_dir`` (config.json + model.safetensors), in eval mode."""
-    run_dir = _check_run_dir(Path(run_dir))
-    info = read_run_config(run_dir)
-    try:
-        entry = get_model(info["model"])
-        cfg = from_dict(entry.config_cls, info["model_config"])
-    except KeyError as e:
-        raise ValueError(f"{run_dir / ckpt.CONFIG_FILE}: missing field {e}") from None
-    model = entry.model_cls(cfg)
-    model.registry_name = info["model"]
-    ckpt.load_weights(run_dir / weights, model)
-    return model.to(device).eval()
-
-
 def load_run_data(run_dir: str | Path, **overrides):
     """The dataset a run was trained on (as recorded in its config.json), with optional overrides."""
     from genzoo.data import DataConfig, load_dataset
 
-    info = read_run_config(run_dir)
+    info = recorded_data(run_dir)
     cfg = replace(from_dict(DataConfig, info["data"]), **overrides)
     return load_dataset(cfg)
 
