@@ -36,6 +36,17 @@ def make_runs(root) -> dict:
         cfg = entry.default_config(**model_kw)
         genzoo.train(name, data_config=DataConfig(name="digits", limit=200, **data_kw), out_dir=root / run_id,
                      model_config=cfg, train_config=TINY, command=f"test {run_id}")
+    # CycleGAN: an untrained model written in the run format (its training needs a second domain)
+    from genzoo.config import to_dict
+    from genzoo.training import checkpoint as ckpt
+    from genzoo.training.run import build_model
+
+    cyc = root / "cyclegan"
+    cyc.mkdir()
+    model = build_model("cyclegan", (1, 8, 8), config=get_model("cyclegan").config_cls(width=4, res_blocks=1))
+    ckpt.save_weights(cyc / ckpt.WEIGHTS_FILE, model)
+    ckpt.write_json(cyc / ckpt.CONFIG_FILE, {"model": "cyclegan", "model_config": to_dict(model.config),
+                                             "data": to_dict(DataConfig(name="digits", limit=200)), "levels": 17})
     # a run whose weights are missing, one whose config names an unknown model, one with bad JSON
     broken = root / "broken" / "noweights"
     broken.mkdir(parents=True)

@@ -346,6 +346,13 @@ class Handler(BaseHTTPRequestHandler):
         if n < 0:
             return UploadError(400, "bad Content-Length")
         if n > MAX_UPLOAD_BYTES:
+            # read (and drop) a moderately oversized body so the client sees the answer, not a broken pipe
+            left = n if n <= 16 * MAX_UPLOAD_BYTES else 0
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
             self.close_connection = True
             return UploadError(413, f"upload of {n} bytes is over the {MAX_UPLOAD_BYTES} byte limit")
         return self.rfile.read(n)
