@@ -413,6 +413,13 @@ def test_anomaly_score_of_an_upload(base_url, runs_root, test_x):
     assert out["value"] == pytest.approx(value, rel=1e-5) and 0 <= out["percentile_among_test"] <= 100
 
 
+def test_requests_for_other_host_names_are_refused(base_url):
+    req = urllib.request.Request(base_url + "/api/runs", headers={"Host": "evil.example:8000"})
+    error(request(req), 403, "only requests addressed to 127.0.0.1 or localhost")
+    req = urllib.request.Request(base_url + "/api/runs", headers={"Host": "localhost:1234"})
+    assert request(req)[0] == 200
+
+
 def test_post_needs_a_length(base_url):
     import http.client
 
