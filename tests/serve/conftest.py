@@ -20,6 +20,7 @@ TINY = TrainConfig(epochs=2, batch_size=50, max_steps=8, progress=False, sample_
 RUNS = {
     "vae2": ("vae", {"latent_dim": 2, "hidden": (32,)}, {"binarize": "static"}),
     "group/vae5": ("vae", {"latent_dim": 5, "hidden": (32,)}, {"binarize": "static"}),
+    "ae1": ("ae", {"latent_dim": 1, "hidden": (16,)}, {"binarize": "static"}),
     "nade": ("nade", {"hidden": 16}, {"binarize": "static"}),
     "pixelcnn": ("pixelcnn", {"features": 8, "residual_blocks": 1, "output_features": 8}, {"binarize": "static"}),
     "infogan": ("infogan", {"noise_dim": 4, "width": 4, "fc": 0, "q_hidden": 8}, {}),

@@ -96,7 +96,7 @@ def test_page_and_static_files(base_url):
 def test_runs_table(base_url, runs_root):
     data = ok_json(base_url, "/api/runs")
     rows = {r["id"]: r for r in data["runs"]}
-    assert {"vae2", "group/vae5", "nade", "pixelcnn", "infogan", "cgan", "text2image", "dcgan", "cyclegan",
+    assert {"vae2", "group/vae5", "ae1", "nade", "pixelcnn", "infogan", "cgan", "text2image", "dcgan", "cyclegan",
             "broken/noweights", "broken/unknown", "broken/badjson"} == set(rows)
     vae = rows["vae2"]
     with (runs_root / "vae2" / "metrics.csv").open() as f:
@@ -151,6 +151,7 @@ def test_symlinks_out_of_the_root_are_refused(tmp_path, runs_root):
 @pytest.mark.parametrize("run,views", [
     ("vae2", {"sample", "latent", "interpolate", "reconstruct", "anomaly"}),
     ("group/vae5", {"sample", "latent", "interpolate", "reconstruct", "anomaly"}),
+    ("ae1", {"latent", "interpolate", "reconstruct", "anomaly"}),
     ("pixelcnn", {"sample", "stream", "logprob", "anomaly"}),
     ("nade", {"sample", "stream", "logprob", "anomaly"}),
     ("infogan", {"sample", "infogan", "anomaly"}),
@@ -174,7 +175,7 @@ def test_a_model_that_fails_to_load_answers_its_one_line_error(base_url, run, wo
     assert msg.startswith(f"could not load the model of run '{run}'")
     error(get(base_url, "/api/sample", run=run), 500, words)
     assert ok_json(base_url, "/api/run", run=run)["config"] is None or run != "broken/badjson"
-    assert len(ok_json(base_url, "/api/runs")["runs"]) == 12  # still serving
+    assert len(ok_json(base_url, "/api/runs")["runs"]) == 13  # still serving
 
 
 def test_models_are_cached_with_a_bound(base_url, server):
@@ -209,6 +210,14 @@ def test_plane_of_a_wider_latent_is_spanned_by_principal_directions(base_url, ru
     z = np.array(codes["mean"]) + 0.7 * basis[0] - 0.2 * basis[1]
     np.testing.assert_allclose(decode_json(base_url, run="group/vae5", plane="0.7,-0.2"),
                                decode_json(base_url, run="group/vae5", z=",".join(f"{v:.9g}" for v in z)), atol=1e-6)
+
+
+def test_a_one_dimensional_latent_lies_on_the_planes_first_axis(base_url, runs_root):
+    codes = ok_json(base_url, "/api/codes", run="ae1")
+    assert codes["mode"] == "latent" and codes["basis"] == [[1.0], [0.0]]
+    assert all(b == 0.0 for _, b in codes["xy"])
+    np.testing.assert_array_equal(decode_json(base_url, run="ae1", plane="0.3,2"),
+                                  decode_json(base_url, run="ae1", z="0.3"))
 
 
 def test_codes_and_encode(base_url, runs_root, test_x):

@@ -79,7 +79,7 @@ def test_runs_table(browser, base_url, shots):
     browser.get(base_url + "/")
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr"))
     rows = browser.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")
-    assert len(rows) == 12
+    assert len(rows) == 13
     flt = browser.find_element(By.ID, "filter")
     flt.send_keys("vae")
     ids = [r.get_attribute("data-run") for r in browser.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")]
@@ -108,7 +108,9 @@ def test_vae_latent_plane_and_bad_upload(browser, base_url, shots, tmp_path):
     bad = tmp_path / "notes.png"
     bad.write_text("this is not an image")
     browser.find_element(By.ID, "recon-file").send_keys(str(bad))
-    wait(browser, lambda d: "not an image" in d.find_element(By.ID, "recon-upload-error").text)
+    err = wait(browser, lambda d: "not an image" in d.find_element(By.ID, "recon-upload-error").text
+               and d.find_element(By.ID, "recon-upload-error"))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", err)
     browser.save_screenshot(str(shots / "bad-upload.png"))
 
 
@@ -133,6 +135,7 @@ def test_caption_box(browser, base_url, shots):
     assert browser.find_element(By.ID, "caption-error").text == ""
     box.send_keys(" purple")
     wait(browser, lambda d: "unknown word(s) 'purple'" in d.find_element(By.ID, "caption-error").text)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
     browser.save_screenshot(str(shots / "caption.png"))
 
 

@@ -73,6 +73,13 @@ def streams_live(model) -> bool:
     return isinstance(model, AutoregressiveModel) and type(model).sample is AutoregressiveModel.sample
 
 
+def can_sample(model) -> bool:
+    """Whether the model draws samples (a plain autoencoder and the CycleGAN do not)."""
+    from genzoo.models.base import GenerativeModel
+
+    return type(model).sample is not GenerativeModel.sample and not can_translate(model)
+
+
 def can_translate(model) -> bool:
     return callable(getattr(model, "translate", None))
 
@@ -88,7 +95,7 @@ def describe(model) -> dict:
     """What the app can show for ``model``: its kind and the interactive views that apply."""
     c, h, w = model.config.shape
     ld = latent_dim(model)
-    views = ["sample"] if not can_translate(model) else []
+    views = ["sample"] if can_sample(model) else []
     info: dict = {"model": model.registry_name, "family": family(model), "shape": [c, h, w],
                   "class": type(model).__name__, "latent_dim": ld}
     if ld:
@@ -189,7 +196,9 @@ def stream_rows(model, seed: int) -> Iterator[tuple[int, torch.Tensor]]:
 
     For models where :func:`streams_live` holds this draws the same uniform noise as
     ``model.sample(1, generator=generator(seed))`` and uses the same inverse-CDF rule on the
-    teacher-forced logits of ``forward``, so the streamed image equals that sample (a test checks it).
+    teacher-forced logits of ``forward`` (one network pass per pixel), so for data in [0, 1] the
+    streamed image equals that sample (a test checks it; data in [-1, 1] go through one more
+    rescaling and may differ in rare draws).
     Other models are sampled whole and then sent row by row."""
     c_, h, w = model.config.shape
     if not streams_live(model):

@@ -133,20 +133,23 @@ def test_image(served: Served, q: dict, name: str = "index") -> tuple[torch.Tens
     return x[i:i + 1], (None if y is None else int(y[i]))
 
 
+def latent_plane(latent: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(origin (L,), basis (2, L)) of the plane of a latent of at most 2 dimensions: its own axes."""
+    return torch.zeros(latent), torch.eye(2)[:, :latent]
+
+
 def codes(served: Served) -> dict:
-    """Test codes projected on the latent plane; for L > 2 the plane is spanned by the top two
-    principal directions of the codes, through their mean."""
+    """Test codes projected on the latent plane. A latent of 1 or 2 dimensions is its own plane; for
+    L > 2 the plane passes through the codes' mean, spanned by their top two principal directions."""
     def compute():
         x, y, _ = served.data()
         z = torch.cat([adapter.encode(served.model, x[i:i + 250]) for i in range(0, len(x), 250)])  # (N, L)
-        mean = z.mean(0)
-        if z.shape[1] == 2:
-            basis, mode = torch.eye(2), "latent"
+        if z.shape[1] <= 2:
+            (mean, basis), mode = latent_plane(z.shape[1]), "latent"
         else:
+            mean = z.mean(0)
             _, _, vh = torch.linalg.svd(z - mean, full_matrices=False)
             basis, mode = vh[:2], "pca"  # (2, L)
-        if mode == "latent":
-            mean = torch.zeros(2)
         xy = (z - mean) @ basis.T  # (N, 2)
         lo, hi = z.min(0).values, z.max(0).values
         return {"mode": mode, "mean": mean.tolist(), "basis": basis.tolist(), "xy": xy.tolist(),
@@ -173,9 +176,12 @@ def view_decode(app: App, q: dict):
         z = torch.tensor([floats_param(q, "z", ld)])
     else:
         a, b = floats_param(q, "plane", 2)
-        c = codes(served) if ld != 2 else {"mean": [0.0, 0.0], "basis": [[1.0, 0.0], [0.0, 1.0]]}
-        z = torch.tensor(c["mean"]) + a * torch.tensor(c["basis"][0]) + b * torch.tensor(c["basis"][1])
-        z = z.unsqueeze(0)
+        if ld <= 2:
+            mean, basis = latent_plane(ld)
+        else:
+            c = codes(served)
+            mean, basis = torch.tensor(c["mean"]), torch.tensor(c["basis"])
+        z = (mean + a * basis[0] + b * basis[1]).unsqueeze(0)  # (1, L)
     return image_response(served, adapter.decode(served.model, z), q, extra={"z": z[0].tolist()})
 
 

@@ -57,9 +57,11 @@ class LiveImage {
         this.img.dataset.url = url;
         this.img.dataset.count = String(Number(this.img.dataset.count || 0) + 1);
         if (this.errEl) this.errEl.textContent = "";
+        this.img.style.opacity = "";
         if (this.onShown) this.onShown(url);
       } catch (e) {
         if (this.errEl) this.errEl.textContent = e.message;
+        this.img.style.opacity = "0.3";  // the picture no longer matches the inputs
       }
       this.busy = false;
     }
@@ -201,7 +203,9 @@ async function showRun(id) {
   catch (e) { $("#views").replaceChildren(h("p", {class: "error", id: "model-error"}, e.message)); return; }
   const views = $("#views");
   views.replaceChildren(h("p", {class: "muted"}, `${info.class} (${info.family}), data ${info.shape.join("×")}; views: ${info.views.join(", ")}`));
-  for (const v of info.views) if (VIEWS[v]) views.append(VIEWS[v](id, info));
+  // the model's own interactive views first, plain samples last
+  const order = [...info.views.filter((v) => v !== "sample"), ...info.views.filter((v) => v === "sample")];
+  for (const v of order) if (VIEWS[v]) views.append(VIEWS[v](id, info));
 }
 
 function panel(title, ...children) { return h("div", {class: "panel", "data-view": title}, h("h3", {}, title), ...children); }
