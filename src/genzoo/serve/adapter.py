@@ -84,10 +84,22 @@ def can_translate(model) -> bool:
     return callable(getattr(model, "translate", None))
 
 
+def input_shape(model, direction: str = "a2b") -> tuple[int, int, int]:
+    """(C, H, W) of the images a view feeds the model: domain B's for a CycleGAN's b2a."""
+    shape_b = getattr(model.config, "shape_b", None)
+    return tuple(shape_b) if direction == "b2a" and shape_b else tuple(model.config.shape)
+
+
 def anomaly_score_name(model) -> str | None:
+    """The preferred anomaly score of :mod:`genzoo.evaluation.anomaly` that an upload alone can answer:
+    the discriminator score is left out for the CycleGAN (two discriminators, one per domain) and for
+    conditional models (their discriminators need the label or caption, which an upload lacks)."""
     from genzoo.evaluation.anomaly import available_scores
 
-    s = available_scores(model)
+    if can_translate(model):
+        return None
+    conditional = bool(num_labels(model)) or is_text(model)
+    s = [name for name in available_scores(model) if not (name == "disc" and conditional)]
     return s[0] if s else None
 
 

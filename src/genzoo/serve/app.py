@@ -235,10 +235,10 @@ def view_reconstruct_get(app: App, q: dict):
     return image_response(served, torch.cat([x, adapter.reconstruct(served.model, x)]), q, ncol=2)
 
 
-def upload(app: App, q: dict, body: bytes) -> tuple[Served, torch.Tensor]:
+def upload(app: App, q: dict, body: bytes, direction: str = "a2b") -> tuple[Served, torch.Tensor]:
     served = app.served(q)
     resize = one(q, "resize", "0") in ("1", "true", "yes")
-    x = read_upload(body, tuple(served.model.config.shape), resize=resize)
+    x = read_upload(body, adapter.input_shape(served.model, direction), resize=resize)
     return served, served.to_data_space(x)
 
 
@@ -249,11 +249,11 @@ def view_reconstruct_post(app: App, q: dict, body: bytes):
 
 
 def view_translate(app: App, q: dict, body: bytes):
-    served, x = upload(app, q, body)
-    need(served, "translate")
     direction = one(q, "direction", "a2b")
     if direction not in ("a2b", "b2a"):
         raise BadRequest("parameter 'direction' must be a2b or b2a")
+    served, x = upload(app, q, body, direction)
+    need(served, "translate")
     y = adapter.translate(served.model, x, direction)
     return "image/png", png(grid(to_unit(y, served.scale)))
 

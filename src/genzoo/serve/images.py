@@ -83,12 +83,15 @@ def read_upload(body: bytes, shape: tuple[int, int, int], *, resize: bool = Fals
     if w < 1 or h < 1 or w * h > MAX_UPLOAD_PIXELS:
         raise UploadError(413, f"image of {w}x{h} pixels is too large (at most {MAX_UPLOAD_PIXELS} pixels)")
     c, mh, mw = shape
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(c)
+    if mode is None:
+        raise UploadError(422, f"this model takes {c}-channel images; uploads are read as grey, RGB or RGBA")
     if (h, w) != (mh, mw) and not resize:
         raise UploadError(422, f"image is {w}x{h} pixels; this model takes {mw}x{mh} images "
                                "(resize it, or tick 'resize to fit')")
     try:
         img.load()
-        img = img.convert("L" if c == 1 else "RGB")
+        img = img.convert(mode)
         if (h, w) != (mh, mw):
             img = img.resize((mw, mh), Image.BILINEAR)
     except (OSError, ValueError, Image.DecompressionBombError):
