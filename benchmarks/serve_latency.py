@@ -7,7 +7,8 @@ Trains (a few steps: latency does not depend on the weights) an MLP VAE with a 2
 28x28, and a CPU-sized PixelCNN (16 features, 2 residual blocks); starts `genzoo serve` on them in a
 separate process on 127.0.0.1, then measures, from this process:
 
-* the decode round trip: request sent -> PNG received and decoded by PIL, for the VAE's latent plane
+* the decode round trip: request sent -> PNG received and decoded by PIL (and the app's own share,
+  from its Server-Timing header), for the VAE's latent plane
   (``/api/decode?plane=a,b`` at a new point each time) and for a new DCGAN image
   (``/api/sample?seed=i&n=1``): p50 and p95 over ``--requests`` requests, one client;
 * throughput with ``--clients`` concurrent clients (``--requests`` in total, bounded loops), and their
@@ -69,14 +70,33 @@ def fetch(url: str) -> bytes:
         return r.read()
 
 
+SERVER_MS: list[float] = []  # the app's own time per request (its Server-Timing header)
+
+
 def round_trip(url: str) -> float:
-    """Seconds from request to a decoded PNG."""
+    """Seconds from request to a decoded PNG; records the app's own time in SERVER_MS."""
     from PIL import Image
 
     t0 = time.perf_counter()
-    body = fetch(url)
+    with urllib.request.urlopen(url, timeout=60) as r:
+        body = r.read()
+        timing = r.headers.get("Server-Timing", "")
     Image.open(io.BytesIO(body)).load()
-    return time.perf_counter() - t0
+    dt = time.perf_counter() - t0
+    if "dur=" in timing:
+        SERVER_MS.append(float(timing.split("dur=")[1]))
+    return dt
+
+
+def measured(fn, *args) -> dict:
+    """fn(*args) -> stats dict, plus the app's own p50/p95 over the same requests."""
+    SERVER_MS.clear()
+    out = fn(*args)
+    if SERVER_MS:
+        ms = np.array(SERVER_MS)
+        out["app_p50_ms"] = round(float(np.percentile(ms, 50)), 2)
+        out["app_p95_ms"] = round(float(np.percentile(ms, 95)), 2)
+    return out
 
 
 def stats(seconds: list[float]) -> dict:
@@ -92,6 +112,10 @@ def vae_url(base: str, i: int) -> str:
 
 def dcgan_url(base: str, i: int) -> str:
     return f"{base}/api/sample?run=dcgan&n=1&seed={i}"
+
+
+def one_client(make_url, base: str, total: int) -> dict:
+    return stats([round_trip(make_url(base, i)) for i in range(total)])
 
 
 def concurrent(make_url, base: str, total: int, clients: int) -> dict:
@@ -203,10 +227,11 @@ def main() -> int:
         for name, make_url in (("vae_mlp_decode", vae_url), ("dcgan_sample", dcgan_url)):
             for i in range(10):  # warm up: load the model, first allocations
                 round_trip(make_url(base, 100_000 + i))
-            results[name] = stats([round_trip(make_url(base, i)) for i in range(args.requests)])
-            results[name + f"_{args.clients}_clients"] = concurrent(make_url, base, args.requests, args.clients)
+            results[name] = measured(one_client, make_url, base, args.requests)
+            results[name + f"_{args.clients}_clients"] = measured(concurrent, make_url, base, args.requests,
+                                                                   args.clients)
         round_trip(f"{base}/api/sample?run=pixelcnn&n=1")  # load it
-        results["vae_mlp_decode_during_pixelcnn_stream"] = during_stream(base, args.requests)
+        results["vae_mlp_decode_during_pixelcnn_stream"] = measured(during_stream, base, args.requests)
         results["vae_mlp_decode_in_browser"] = browser_round_trip(base, args.requests)
     finally:
         server.terminate()

@@ -35,6 +35,7 @@ import json
 import math
 import sys
 import threading
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -327,6 +328,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
+        t0 = getattr(self, "t0", None)
+        if t0 is not None:  # time spent in the app (parsing, model, PNG), for benchmarks and devtools
+            self.send_header("Server-Timing", f"app;dur={(time.perf_counter() - t0) * 1000:.2f}")
         for k, v in (extra_headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -374,6 +378,7 @@ class Handler(BaseHTTPRequestHandler):
         return name in ("127.0.0.1", "localhost", "[::1]")
 
     def dispatch(self, body) -> None:
+        self.t0 = time.perf_counter()
         if not self.host_allowed():
             return self.send_error_json(403, "this server answers only requests addressed to 127.0.0.1 or localhost")
         url = urlsplit(self.path)
