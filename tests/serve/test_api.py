@@ -263,6 +263,14 @@ def test_decode_refuses_bad_codes(base_url, params, status, words):
     error(get(base_url, "/api/decode", run="vae2", **params), status, words)
 
 
+def test_test_images(base_url, test_x):
+    status, ctype, body = get(base_url, "/api/test_image", run="vae2", index=7)
+    assert status == 200 and ctype == "image/png"
+    np.testing.assert_array_equal(png_array(body), (test_x[7, 0].numpy() * 255).round().astype(np.uint8))
+    out = ok_json(base_url, "/api/test_image", run="vae2", index=7, format="json")
+    assert out["label"] is not None and np.array(out["values"]).shape == (1, 1, 8, 8)
+
+
 def test_views_a_model_lacks_answer_422(base_url):
     error(get(base_url, "/api/decode", run="dcgan", z="1,2"), 422, "has no 'latent' view")
     error(get(base_url, "/api/stream", run="vae2"), 422, "has no 'stream' view")
@@ -471,6 +479,22 @@ def test_cli_refuses_bad_options(tmp_path, capsys):
     assert "--port must lie in" in capsys.readouterr().err
     assert main(["serve", str(tmp_path), "--max-models", "0"]) == 2
     assert "--max-models must be at least 1" in capsys.readouterr().err
+
+
+def test_the_command_serves_until_stopped(runs_root):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "genzoo", "serve", str(runs_root), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("genzoo serve: ") and "http://127.0.0.1:" in line, proc.stderr.read()
+        url = line.split("at ")[1].split()[0].rstrip("/")
+        assert len(ok_json(url, "/api/runs")["runs"]) == 13
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_importing_genzoo_does_not_import_the_app():
