@@ -388,6 +388,7 @@ def test_log_prob_map(base_url, runs_root):
     lp = np.array(out["log_prob_nats"])
     assert lp.shape == (8, 8) and (lp <= 0).all()
     assert out["total_nats"] == pytest.approx(float(model.log_prob(x)[0].detach()), abs=1e-4)
+    assert out["model_log_prob_nats"] == pytest.approx(out["total_nats"], abs=1e-4)
     status, ctype, body = get(base_url, "/api/logprob", run="pixelcnn", index=3)
     assert status == 200 and png_array(body).shape == (8, 8, 3)
 

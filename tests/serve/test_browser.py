@@ -143,3 +143,12 @@ def test_a_broken_run_shows_its_error(browser, base_url):
     browser.get(base_url + "/#/run/broken/noweights")
     err = wait(browser, lambda d: d.find_elements(By.ID, "model-error"))[0]
     assert "model.safetensors: no such file" in err.text
+
+
+def test_autoregressive_sample_streams_in(browser, base_url, shots):
+    browser.get(base_url + "/#/run/pixelcnn")
+    wait(browser, lambda d: d.find_elements(By.ID, "stream-go"))[0].click()
+    wait(browser, lambda d: d.find_element(By.ID, "stream-status").text.startswith("done"))
+    total = wait(browser, lambda d: d.find_element(By.ID, "logprob-total").text)
+    assert "nats (exact)" in total
+    browser.save_screenshot(str(shots / "pixelcnn-stream.png"))

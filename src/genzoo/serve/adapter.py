@@ -187,6 +187,13 @@ def pixel_log_probs(model, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
+def log_prob(model, x: torch.Tensor) -> torch.Tensor:
+    """log p(x) in nats, (B,): exact for the autoregressive models (an ensemble over orderings for an
+    order-agnostic NADE with several)."""
+    return model.log_prob(x.to(model.device)).float().cpu()
+
+
+@torch.inference_mode()
 def translate(model, x: torch.Tensor, direction: str) -> torch.Tensor:
     return model.translate(x.to(model.device), direction).float().cpu()
 

@@ -59,7 +59,6 @@ from genzoo.serve.runs import (
 )
 
 STATIC = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
-MAX_CODES = 1000
 MAX_STEPS = 32
 MAX_ABS_Z = 1e3
 
@@ -215,8 +214,12 @@ def view_logprob(app: App, q: dict):
     x, _ = test_image(served, q)
     lp = adapter.pixel_log_probs(served.model, x)[0]  # (H, W)
     if one(q, "format", "png") == "json":
-        return "application/json", json.dumps({"log_prob_nats": lp.tolist(), "total_nats": float(lp.sum()),
-                                               "note": "exact log p(x_i | x_<i) per pixel, nats"}).encode()
+        return "application/json", json.dumps({
+            "log_prob_nats": lp.tolist(), "total_nats": float(lp.sum()),
+            "model_log_prob_nats": float(adapter.log_prob(served.model, x)[0]),
+            "note": "log p(x_i | x_<i) per pixel in raster order, nats; total_nats is their sum, the exact "
+                    "log p(x) in that order; model_log_prob_nats is the model's log p(x) (the same, except for "
+                    "an order-agnostic NADE ensemble, which averages orderings)"}).encode()
     return "image/png", png(heat_map(lp))
 
 

@@ -364,7 +364,7 @@ const VIEWS = {
     const url = () => api("/api/logprob", {run: id, index: idx.value});
     const go = () => {
       lx.set(api("/api/test_image", {run: id, index: idx.value})); lh.set(url());
-      getJSON(url() + "&format=json").then((r) => { total.textContent = `log p(x) = ${r.total_nats.toFixed(2)} nats (exact); dark = unlikely pixel`; })
+      getJSON(url() + "&format=json").then((r) => { total.textContent = `log p(x) = ${r.model_log_prob_nats.toFixed(2)} nats (exact); dark = unlikely pixel`; })
         .catch((e) => { err.textContent = e.message; });
     };
     idx.addEventListener("change", go); go();
