@@ -162,12 +162,17 @@ def interpolate(model, xa: torch.Tensor, xb: torch.Tensor, steps: int) -> torch.
 
 @torch.inference_mode()
 def sample(model, n: int, seed: int, *, label: int | None = None, text: str | None = None) -> torch.Tensor:
-    """n samples (n, C, H, W), with a class label or a caption for the conditional models."""
+    """n samples (n, C, H, W), with a class label or a caption for the conditional models (passed as
+    ``condition=`` where ``sample`` takes one, else as ``label=`` / ``text=``)."""
+    import inspect
+
     kw = {}
     if label is not None:
         kw["label"] = int(label)
     if text is not None:
         kw["text"] = text
+    if kw and "condition" in inspect.signature(model.sample).parameters:
+        kw = {"condition": next(iter(kw.values()))}
     return model.sample(n, generator=generator(seed), **kw).float().cpu()
 
 
