@@ -64,6 +64,26 @@ def make_runs(root) -> dict:
     return root
 
 
+#: where the browser tests saved their screenshots (reported at the end of the run)
+SCREENSHOT_DIRS: list = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for d in SCREENSHOT_DIRS:
+        terminalreporter.write_line(f"genzoo serve browser screenshots: {d}")
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory):
+    import os
+    from pathlib import Path
+
+    d = Path(os.environ.get("GENZOO_SCREENSHOTS") or tmp_path_factory.mktemp("serve-screenshots"))
+    d.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT_DIRS.append(d)
+    return d
+
+
 @pytest.fixture(scope="session")
 def runs_root(tmp_path_factory):
     threads = torch.get_num_threads()

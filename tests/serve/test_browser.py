@@ -5,9 +5,7 @@ Skipped, with the reason, only where Selenium or the browser is missing."""
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -28,8 +26,9 @@ def _find(*names: str) -> str | None:
 
 CHROME = _find("chromium", "chromium-browser", "google-chrome")
 DRIVER = _find("chromedriver")
-pytestmark = pytest.mark.skipif(CHROME is None or DRIVER is None,
-                                reason="no headless browser: install Debian's chromium and chromium-driver")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROME is None or DRIVER is None,
+                                 reason="no headless browser: install Debian's chromium and chromium-driver")]
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +47,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory):
-    d = Path(os.environ.get("GENZOO_SCREENSHOTS") or tmp_path_factory.mktemp("serve-screenshots"))
-    d.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots: {d}")
-    return d
+def shots(screenshot_dir):
+    print(f"\nscreenshots: {screenshot_dir}")
+    return screenshot_dir
 
 
 def wait(driver, cond, timeout=20):
