@@ -230,11 +230,13 @@ const VIEWS = {
     const err = h("div", {class: "error", id: "latent-error"});
     const live = new LiveImage(img, err);
     const coord = h("div", {class: "muted", id: "plane-coord"}, "point at the plane");
-    let lastUrl = null, codes = null, span = 3;
+    let lastUrl = null, codes = null, span = 3, mark = null;
     const toPlane = (px, py) => [(px / W * 2 - 1) * span, (1 - py / W * 2) * span];
     const point = (ev) => {
       const r = plane.getBoundingClientRect();
       const [a, b] = toPlane(ev.clientX - r.left, ev.clientY - r.top);
+      mark = [ev.clientX - r.left, ev.clientY - r.top];
+      draw();
       coord.textContent = `${codes && codes.mode === "pca" ? "PC1, PC2" : "z1, z2"} = ${a.toFixed(2)}, ${b.toFixed(2)}`;
       lastUrl = api("/api/decode", {run: id, plane: a.toFixed(4) + "," + b.toFixed(4)});
       live.set(lastUrl);
@@ -244,17 +246,20 @@ const VIEWS = {
       const ctx = plane.getContext("2d");
       ctx.fillStyle = "#fafafa"; ctx.fillRect(0, 0, W, W);
       ctx.strokeStyle = "#ddd"; ctx.beginPath(); ctx.moveTo(W / 2, 0); ctx.lineTo(W / 2, W); ctx.moveTo(0, W / 2); ctx.lineTo(W, W / 2); ctx.stroke();
-      if (!codes) return;
-      codes.xy.forEach(([a, b], i) => {
+      (codes ? codes.xy : []).forEach(([a, b], i) => {
         ctx.fillStyle = codes.labels ? COLORS[codes.labels[i] % 10] : "#555";
         ctx.fillRect((a / span + 1) / 2 * W - 1.5, (1 - b / span) / 2 * W - 1.5, 3, 3);
       });
+      if (mark) {  // the point being decoded
+        ctx.strokeStyle = "#000"; ctx.lineWidth = 2; ctx.beginPath(); ctx.arc(mark[0], mark[1], 5, 0, 2 * Math.PI); ctx.stroke();
+        ctx.lineWidth = 1;
+      }
     };
     draw();
     getJSON(api("/api/codes", {run: id})).then((c) => {
       codes = c;
-      const m = Math.max(...c.xy.flat().map(Math.abs));
-      span = Math.max(1, Math.ceil(m * 1.1));
+      const mags = c.xy.map(([a, b]) => Math.max(Math.abs(a), Math.abs(b))).sort((p, q) => p - q);
+      span = Math.max(1, Math.ceil(1.2 * (mags[Math.floor(0.99 * (mags.length - 1))] || 1)));  // 99% of codes in view
       draw();
       legend.textContent = (c.mode === "pca" ? "plane of the top two principal directions of the test codes; " : "2-D latent; ") +
         `test codes coloured by label; axes ±${span}`;
