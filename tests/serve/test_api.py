@@ -208,6 +208,23 @@ def test_models_are_cached_with_a_bound(base_url, server):
     assert loaded == ["cgan", "dcgan", "infogan"]  # max_models=3, least recently used evicted
 
 
+def test_a_run_whose_weights_change_is_loaded_again(tmp_path, runs_root):
+    import os
+    import shutil
+
+    from genzoo.serve.cache import ModelCache
+
+    run = tmp_path / "copy"
+    shutil.copytree(runs_root / "vae2", run)
+    cache = ModelCache(2)
+    first = cache.get("copy", run)
+    assert cache.get("copy", run) is first
+    st = (run / "model.safetensors").stat()
+    os.utime(run / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # as a trainer rewriting it
+    second = cache.get("copy", run)
+    assert second is not first and cache.loaded() == ["copy"]
+
+
 # ---- latent views -----------------------------------------------------------------------------------
 def decode_json(base, **params):
     return np.array(ok_json(base, "/api/decode", format="json", **params)["values"])

@@ -127,7 +127,7 @@ def need(served: Served, view: str) -> None:
 
 
 # ---- views -----------------------------------------------------------------------------------------
-def test_image(served: Served, q: dict, name: str = "index") -> tuple[torch.Tensor, int | None]:
+def pick_test_image(served: Served, q: dict, name: str = "index") -> tuple[torch.Tensor, int | None]:
     x, y, _ = served.data()
     i = int_param(q, name, 0, 0, len(x) - 1)
     return x[i:i + 1], (None if y is None else int(y[i]))
@@ -211,7 +211,7 @@ def view_sample(app: App, q: dict):
 def view_logprob(app: App, q: dict):
     served = app.served(q)
     need(served, "logprob")
-    x, _ = test_image(served, q)
+    x, _ = pick_test_image(served, q)
     lp = adapter.pixel_log_probs(served.model, x)[0]  # (H, W)
     if one(q, "format", "png") == "json":
         return "application/json", json.dumps({
@@ -226,8 +226,8 @@ def view_logprob(app: App, q: dict):
 def view_interpolate(app: App, q: dict):
     served = app.served(q)
     need(served, "interpolate")
-    xa, _ = test_image(served, q, "a")
-    xb, _ = test_image(served, q, "b")
+    xa, _ = pick_test_image(served, q, "a")
+    xb, _ = pick_test_image(served, q, "b")
     steps = int_param(q, "steps", 8, 2, MAX_STEPS)
     return image_response(served, adapter.interpolate(served.model, xa, xb, steps), q, ncol=steps)
 
@@ -235,7 +235,7 @@ def view_interpolate(app: App, q: dict):
 def view_reconstruct_get(app: App, q: dict):
     served = app.served(q)
     need(served, "reconstruct")
-    x, _ = test_image(served, q)
+    x, _ = pick_test_image(served, q)
     return image_response(served, torch.cat([x, adapter.reconstruct(served.model, x)]), q, ncol=2)
 
 
@@ -298,13 +298,13 @@ def view_codes(app: App, q: dict):
 def view_encode(app: App, q: dict):
     served = app.served(q)
     need(served, "latent")
-    x, y = test_image(served, q)
+    x, y = pick_test_image(served, q)
     return "application/json", json.dumps({"z": adapter.encode(served.model, x)[0].tolist(), "label": y}).encode()
 
 
 def view_test_image(app: App, q: dict):
     served = app.served(q)
-    x, y = test_image(served, q)
+    x, y = pick_test_image(served, q)
     return image_response(served, x, q, extra={"label": y})
 
 

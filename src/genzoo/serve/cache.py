@@ -2,7 +2,8 @@
 
 A model is loaded only through :func:`genzoo.load` (config.json + safetensors, no pickle). A run
 whose model fails to load raises :class:`ModelLoadError` with a one-line message; the failure is not
-cached (fix the run and reload the page). Loads of different runs proceed in parallel; two requests
+cached (fix the run and reload the page), and a model whose weights file changed since it was loaded
+(a run still training) is loaded again. Loads of different runs proceed in parallel; two requests
 for the same run wait for one load. Inference needs no lock: the models are in eval mode and are
 only read (no buffers change, and every random draw uses a per-request generator).
 """
@@ -29,8 +30,9 @@ class ModelLoadError(RuntimeError):
 class Served:
     """A loaded model with what the views need: its description, data scale and (lazily) test data."""
 
-    def __init__(self, run_id: str, run_dir: Path, model):
+    def __init__(self, run_id: str, run_dir: Path, model, stamp=None):
         self.run_id, self.run_dir, self.model = run_id, run_dir, model
+        self.stamp = stamp  # the weights file's (mtime, size) when loaded
         cfg = read_json(run_dir / "config.json") or {}
         data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
         self.scale = data.get("scale", "01")
@@ -77,6 +79,15 @@ class Served:
         return value
 
 
+def weights_stamp(run_dir: Path):
+    """(mtime_ns, size) of the run's weights, None when absent."""
+    try:
+        st = (run_dir / "model.safetensors").stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 def _one_line(e: BaseException) -> str:
     msg = " ".join(str(e).split()) or type(e).__name__
     return msg if len(msg) < 400 else msg[:397] + "..."
@@ -98,14 +109,16 @@ class ModelCache:
             return list(self._models)
 
     def get(self, run_id: str, run_dir: Path) -> Served:
+        """The loaded model of a run; loaded again when its weights file changed (a run still training)."""
+        stamp = weights_stamp(run_dir)
         with self._lock:
-            if run_id in self._models:
+            if run_id in self._models and self._models[run_id].stamp == stamp:
                 self._models.move_to_end(run_id)
                 return self._models[run_id]
             load_lock = self._loading.setdefault(run_id, threading.Lock())
         with load_lock:
             with self._lock:
-                if run_id in self._models:
+                if run_id in self._models and self._models[run_id].stamp == stamp:
                     self._models.move_to_end(run_id)
                     return self._models[run_id]
             served = self._load(run_id, run_dir)
@@ -120,8 +133,9 @@ class ModelCache:
         import genzoo
 
         try:
+            stamp = weights_stamp(run_dir)
             model = genzoo.load(run_dir, device=self.device)
-            return Served(run_id, run_dir, model)
+            return Served(run_id, run_dir, model, stamp)
         except Exception as e:  # noqa: BLE001 (a broken run must not take the app down)
             with self._lock:
                 self._loading.pop(run_id, None)
