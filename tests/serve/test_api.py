@@ -247,6 +247,12 @@ def test_plane_of_a_wider_latent_is_spanned_by_principal_directions(base_url, ru
     assert codes["mode"] == "pca" and len(codes["basis"]) == 2 and len(codes["basis"][0]) == 5
     basis = np.array(codes["basis"])
     np.testing.assert_allclose(basis @ basis.T, np.eye(2), atol=1e-5)
+    dirs, scales = np.array(codes["directions"]), np.array(codes["scales"])
+    assert dirs.shape == (5, 5) and np.all(np.diff(scales) <= 0)
+    np.testing.assert_allclose(dirs @ dirs.T, np.eye(5), atol=1e-5)
+    np.testing.assert_array_equal(dirs[:2], basis)
+    xy = np.array(codes["xy"])
+    np.testing.assert_allclose(xy.std(0, ddof=1), scales[:2], rtol=1e-4)  # the spread along each direction
     z = np.array(codes["mean"]) + 0.7 * basis[0] - 0.2 * basis[1]
     np.testing.assert_allclose(decode_json(base_url, run="group/vae5", plane="0.7,-0.2"),
                                decode_json(base_url, run="group/vae5", z=",".join(f"{v:.9g}" for v in z)), atol=1e-6)

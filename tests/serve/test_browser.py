@@ -111,6 +111,22 @@ def test_vae_latent_plane_and_bad_upload(browser, base_url, shots, tmp_path):
     browser.save_screenshot(str(shots / "bad-upload.png"))
 
 
+def test_sliders_along_principal_directions(browser, base_url):
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(base_url + "/#/run/group/vae5")
+    plane = "[data-view='latent plane']"
+    wait(browser, lambda d: "principal directions" in d.find_element(By.CSS_SELECTOR, plane).text)
+    wait(browser, lambda d: d.find_elements(By.ID, "z5"))
+    Select(browser.find_element(By.ID, "slider-axes")).select_by_value("pca")
+    slider = wait(browser, lambda d: d.find_elements(By.ID, "pc1"))[0]
+    n0 = wait(browser, lambda d: image_count(d, "#slider-decoded"))
+    before = pixels(browser, "#slider-decoded")
+    slider.send_keys(Keys.END)
+    updated(browser, "#slider-decoded", n0)
+    wait(browser, lambda d: pixels(d, "#slider-decoded") != before, timeout=10)
+
+
 def test_infogan_slider(browser, base_url, shots):
     browser.get(base_url + "/#/run/infogan")
     slider = wait(browser, lambda d: d.find_elements(By.ID, "infogan-c1"))[0]

@@ -60,6 +60,7 @@ from genzoo.serve.runs import (
 
 STATIC = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
 MAX_STEPS = 32
+MAX_DIRECTIONS = 32  # principal directions offered as sliders
 MAX_ABS_Z = 1e3
 
 
@@ -144,16 +145,20 @@ def codes(served: Served) -> dict:
     def compute():
         x, y, _ = served.data()
         z = torch.cat([adapter.encode(served.model, x[i:i + 250]) for i in range(0, len(x), 250)])  # (N, L)
+        extra = {}
         if z.shape[1] <= 2:
             (mean, basis), mode = latent_plane(z.shape[1]), "latent"
         else:
             mean = z.mean(0)
-            _, _, vh = torch.linalg.svd(z - mean, full_matrices=False)
+            _, sv, vh = torch.linalg.svd(z - mean, full_matrices=False)  # vh (L, L): principal directions
             basis, mode = vh[:2], "pca"  # (2, L)
+            k = min(MAX_DIRECTIONS, vh.shape[0])
+            extra = {"directions": vh[:k].tolist(),  # for sliders along principal directions
+                     "scales": (sv[:k] / max(len(z) - 1, 1) ** 0.5).tolist()}  # std of the codes along each
         xy = (z - mean) @ basis.T  # (N, 2)
         lo, hi = z.min(0).values, z.max(0).values
         return {"mode": mode, "mean": mean.tolist(), "basis": basis.tolist(), "xy": xy.tolist(),
-                "labels": None if y is None else y.tolist(), "z_min": lo.tolist(), "z_max": hi.tolist()}
+                "labels": None if y is None else y.tolist(), "z_min": lo.tolist(), "z_max": hi.tolist(), **extra}
     return served.memoized("codes", compute)
 
 

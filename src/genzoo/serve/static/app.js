@@ -265,27 +265,44 @@ const VIEWS = {
         `test codes coloured by label; axes ±${span}`;
     }).catch((e) => { legend.textContent = "no test codes: " + e.message; });
     const legend = h("div", {class: "muted"}, "loading test codes…");
-    // sliders: one per latent dimension (up to 32), starting from a chosen test image's code
+    // sliders from a chosen test image's code: one per latent dimension (up to 32) or, for wider
+    // latents, one per principal direction of the test codes (in units of the codes' spread along it)
     const sl = h("div", {class: "sliders", id: "latent-sliders"});
     const simg = h("img", {class: "px", id: "slider-decoded", alt: "decoded"});
     const serr = h("div", {class: "error"});
     const slive = new LiveImage(simg, serr);
     const idx = numInput("code-index", 0, {min: 0});
+    const axes = h("select", {id: "slider-axes"}, h("option", {value: "dims"}, "latent dimensions"),
+      info.latent_dim > 2 ? h("option", {value: "pca"}, "principal directions") : null);
     let z = new Array(info.latent_dim).fill(0);
     const surl = () => api("/api/decode", {run: id, z: z.map((v) => v.toFixed(4)).join(",")});
+    const dot = (u, v) => u.reduce((acc, x, i) => acc + x * v[i], 0);
     const build = () => {
-      sl.replaceChildren(...z.slice(0, 32).map((v, j) => h("label", {}, `z${j + 1} `,
-        h("input", {type: "range", min: -4, max: 4, step: 0.05, value: v, id: "z" + (j + 1),
-          oninput: (ev) => { z[j] = Number(ev.target.value); slive.set(surl()); }}))));
+      const pca = axes.value === "pca" && codes && codes.directions;
+      if (!pca) {
+        sl.replaceChildren(...z.slice(0, 32).map((v, j) => h("label", {}, `z${j + 1} `,
+          h("input", {type: "range", min: -4, max: 4, step: 0.05, value: v, id: "z" + (j + 1),
+            oninput: (ev) => { z[j] = Number(ev.target.value); slive.set(surl()); }}))));
+      } else {
+        const {mean, directions: V, scales: S} = codes;
+        const d = z.map((v, i) => v - mean[i]);
+        const s = V.map((v, k) => dot(d, v) / (S[k] || 1));  // coordinates in spread units
+        const rest = d.map((x, i) => x - V.reduce((acc, v, k) => acc + s[k] * S[k] * v[i], 0));  // beyond the sliders
+        const update = () => { z = mean.map((m, i) => m + rest[i] + V.reduce((acc, v, k) => acc + s[k] * S[k] * v[i], 0)); slive.set(surl()); };
+        sl.replaceChildren(...s.map((v, k) => h("label", {}, `PC${k + 1} `,
+          h("input", {type: "range", min: -4, max: 4, step: 0.05, value: v, id: "pc" + (k + 1),
+            oninput: (ev) => { s[k] = Number(ev.target.value); update(); }}))));
+      }
       slive.set(surl());
     };
+    axes.addEventListener("change", build);
     const load = () => getJSON(api("/api/encode", {run: id, index: idx.value}))
       .then((r) => { z = r.z; build(); serr.textContent = ""; }).catch((e) => { serr.textContent = e.message; });
     idx.addEventListener("change", load);
     build(); load();
     return h("div", {},
       panel("latent plane", h("div", {class: "row"}, plane, img), coord, legend, err, downloads(() => lastUrl)),
-      panel("latent sliders", h("div", {class: "row"}, "code of test image ", idx,
+      panel("latent sliders", h("div", {class: "row"}, "code of test image ", idx, " along ", axes,
         info.latent_dim > 32 ? h("span", {class: "muted"}, ` (first 32 of ${info.latent_dim} dimensions)`) : null),
         h("div", {class: "row"}, sl, simg), serr, downloads(surl)));
   },
