@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from genzoo.cli._common import add_run_arguments, load_run, split_of
+from genzoo.cli._common import add_run_arguments, load_run, positive_int, split_of
 
 
 def register(sub) -> None:
@@ -13,10 +13,11 @@ def register(sub) -> None:
                                    "importance-sampled NLL with k samples and the negative ELBO for latent-variable "
                                    "models. Prints JSON and writes RUN_DIR/eval_<split>.json.")
     add_run_arguments(p)
-    p.add_argument("-k", "--k", type=int, default=5000, help="importance samples for latent models (default: 5000)")
+    p.add_argument("-k", "--k", type=positive_int, default=5000,
+                   help="importance samples for latent models (default: 5000)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    p.add_argument("--limit", type=int, help="evaluate a seeded random subset of N examples")
-    p.add_argument("--batch-size", type=int, default=100, help="examples per batch (default: 100)")
+    p.add_argument("--limit", type=positive_int, help="evaluate a seeded random subset of N examples")
+    p.add_argument("--batch-size", type=positive_int, default=100, help="examples per batch (default: 100)")
     p.add_argument("--data-dir", help="override the data directory recorded in the run")
     p.add_argument("--out", help="JSON path (default: RUN_DIR/eval_<split>.json)")
     p.set_defaults(func=run)
