@@ -43,13 +43,14 @@ class TrainConfig:
     lr_step: int = field(10, help="epochs between decays for --schedule step")
     lr_gamma: float = field(0.5, help="decay factor for step/exponential schedules")
     grad_clip: float | None = field(None, help="clip the gradient norm of each player to this value")
-    amp: str = field("none", help="mixed precision autocast (fp16 needs CUDA)", choices=("none", "bf16", "fp16"))
+    amp: str = field("none", help="mixed precision autocast (fp16 with a gradient scaler, on CUDA or on a CPU "
+                     "whose torch supports it)", choices=("none", "bf16", "fp16"))
     seed: int = field(0, help="seed for shuffling, noise and initialisation")
     patience: int | None = field(None, help="early stopping: epochs without validation improvement")
     validate: bool = field(True, help="evaluate on the validation split every epoch")
     eval_batch_size: int = field(500, help="batch size for validation")
     device: str = field("auto", help="cpu, cuda, cuda:1, or auto")
-    compile: bool = field(False, help="torch.compile the training step (CUDA graphs on GPU)")
+    compile: bool = field(False, help="torch.compile the training step (default mode: kernel fusion, no CUDA graphs)")
     sample_every: int = field(1, help="write samples.png every N epochs (0: never)")
     sample_history: bool = field(False, help="also keep samples/epoch_NNN.png for every epoch")
     max_steps: int | None = field(None, help="stop after this many steps in total (quick runs)")
@@ -218,9 +219,11 @@ class Trainer:
                 find_unused_parameters=len(self.players) > 1 or hasattr(self.objective, "partial_graph"))
         if c.compile:
             self.step_module = torch.compile(self.step_module)
-        if c.amp == "fp16" and self.device.type != "cuda":
-            raise ValueError("--amp fp16 needs a CUDA device; use --amp bf16 on the CPU")
-        self.scaler = torch.amp.GradScaler("cuda", enabled=c.amp == "fp16")
+        try:
+            self.scaler = torch.amp.GradScaler(self.device.type, enabled=c.amp == "fp16")
+        except (RuntimeError, ValueError):
+            raise ValueError(f"--amp fp16: this torch has no gradient scaler for {self.device.type}; "
+                             "use --amp bf16") from None
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(c.amp)
         self.writer = None
         if c.tensorboard and self.dist.is_main and self.out_dir is not None:
