@@ -149,6 +149,12 @@ def test_bad_training_options_are_one_line_errors(tmp_path, argv, message, cli_e
     assert not out.exists()
 
 
+def test_a_run_that_fails_before_writing_leaves_no_directory(tmp_path, cli_error):
+    out = tmp_path / "new"
+    assert "nope.npz" in cli_error(["train", "vae", "--data", str(tmp_path / "nope.npz"), "--out", str(out)])
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("argv", [["-k", "0"], ["-k", "-1"], ["--limit", "0"], ["--limit", "-5"],
                                   ["--batch-size", "0"]])
 def test_bad_eval_options_are_one_line_errors(tmp_path, argv, cli_error):

@@ -207,6 +207,7 @@ def train(model_name: str, *, data_config=None, out_dir: str | Path, model_confi
     out_dir = Path(out_dir)
     is_main = int(os.environ.get("RANK", "0")) == 0
     lock = None
+    created = not out_dir.exists()
     if is_main:
         if resume and not (out_dir / ckpt.CONFIG_FILE).is_file():
             read_run_config(out_dir)  # the one-line "no such run directory / file" error
@@ -225,6 +226,9 @@ def train(model_name: str, *, data_config=None, out_dir: str | Path, model_confi
     finally:
         if lock is not None:
             lock.release()
+            if created and [p.name for p in out_dir.iterdir()] == [LOCK_FILE]:  # failed before writing
+                (out_dir / LOCK_FILE).unlink()
+                out_dir.rmdir()
 
 
 def _train(model_name: str, *, data_config, out_dir: Path, model_config, objective, objective_config, train_config,
