@@ -27,6 +27,10 @@ def runs(tmp_path_factory):
         training.train(name, data_config=DATA, out_dir=root / name, train_config=tc,
                        command=f"genzoo train {name} --data digits")
         out[name] = root / name
+    # a one-class run for --normal-label 3 (anomaly refuses a run trained on every class)
+    training.train("vae", data_config=DataConfig(name="digits", binarize="static", classes=(3,)),
+                   out_dir=root / "vae3", train_config=tc)
+    out["vae3"] = root / "vae3"
     return out
 
 
@@ -42,7 +46,9 @@ def tiny_features(tmp_path, monkeypatch):
 
 def test_anomaly_cli_reports_auroc_and_writes_csv(runs, tmp_path, capsys):
     out = tmp_path / "scores.csv"
-    rc = main(["anomaly", str(runs["vae"]), "--normal-label", "3", "--score", "nll", "-k", "3",
+    assert main(["anomaly", str(runs["vae"]), "--normal-label", "3", "--device", "cpu"]) == 2
+    assert "trained on every class" in capsys.readouterr().err
+    rc = main(["anomaly", str(runs["vae3"]), "--normal-label", "3", "--score", "nll", "-k", "3",
                "--device", "cpu", "--out", str(out)])
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)

@@ -17,6 +17,14 @@ def add_run_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
         p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse turns the ValueError into a one-line usage error)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def device(name: str) -> torch.device:
     """The --device option as a device (:func:`genzoo.nn.random.resolve_device`)."""
     return resolve_device(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from genzoo.cli._common import add_run_arguments, data_overrides, load_run, split_of
+from genzoo.cli._common import add_run_arguments, data_overrides, load_run, positive_int, split_of
 
 
 def register(sub) -> None:
@@ -17,11 +17,12 @@ def register(sub) -> None:
                                    "which. A Bernoulli likelihood on grey values is refused (not a likelihood). "
                                    "Prints JSON and writes RUN_DIR/eval_<split>.json.")
     add_run_arguments(p)
-    p.add_argument("-k", "--k", type=int, default=5000, help="importance samples for latent models (default: 5000)")
+    p.add_argument("-k", "--k", type=positive_int, default=5000,
+                   help="importance samples for latent models (default: 5000)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    p.add_argument("--limit", type=int, help="evaluate a seeded random subset of N examples")
-    p.add_argument("--batch-size", type=int, default=100, help="examples per batch (default: 100)")
-    p.add_argument("--dequant-draws", type=int, default=1,
+    p.add_argument("--limit", type=positive_int, help="evaluate a seeded random subset of N examples")
+    p.add_argument("--batch-size", type=positive_int, default=100, help="examples per batch (default: 100)")
+    p.add_argument("--dequant-draws", type=positive_int, default=1,
                    help="dequantized runs: uniform-noise draws per test example averaged in E_u (default: 1)")
     p.add_argument("--data-dir", help="override the data directory recorded in the run")
     p.add_argument("--out", help="JSON path (default: RUN_DIR/eval_<split>.json)")

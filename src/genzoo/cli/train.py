@@ -13,7 +13,7 @@ import shlex
 from genzoo.code import import_function
 from genzoo.config import add_dataclass_options, dataclass_from_args, given_options
 from genzoo.registry import MODELS, get_model, get_objective
-from genzoo.training.trainer import TrainConfig
+from genzoo.training.trainer import RESUMABLE_OPTIONS, TrainConfig
 
 
 def register(sub) -> None:
@@ -33,9 +33,20 @@ def _parser(model: str | None, objective: str | None) -> argparse.ArgumentParser
         epilog="datasets: " + "; ".join(f"{k}: {v}" for k, v in DATASETS.items()))
     p.add_argument("model", metavar="MODEL", help="model name (see 'genzoo models')")
     p.add_argument("--out", required=model is not None, metavar="RUN_DIR", help="run directory to write")
+    may_change = ", ".join("--" + o.replace("_", "-") for o in RESUMABLE_OPTIONS)
     p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last checkpoint (options are read from its config.json; "
-                        "--epochs may be raised)")
+                   help="continue the run in --out from its last checkpoint, to its own --epochs unless given: "
+                        "every option is read from its config.json; giving another value is an error except "
+                        f"for {may_change} and --data-dir (a cosine schedule is then re-planned from the "
+                        "current lr to 0 at the new last epoch)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train into a non-empty --out that is not this run, replacing the run files there")
+    p.add_argument("--force", action="store_true",
+                   help="train a configuration genzoo stops as absurd (over 50M parameters on the CPU, or a "
+                        "checkpoint over 1 GB)")
+    p.add_argument("--allow-world-size-change", action="store_true",
+                   help="with --resume: continue with another number of processes than the run used "
+                        "(changes the effective batch)")
     p.add_argument("--init-from", metavar="RUN_DIR",
                    help="start from the weights of another run of this model (its model options are used; "
                         "optimizer and data are new): fine-tune at a lower --lr, or on other data")
@@ -87,16 +98,25 @@ def main(argv: list[str]) -> int:
             import_function(spec)
     if args.init_from and given_options(entry.config_cls, args, key="model"):
         raise ValueError("with --init-from the model options come from that run's config.json; do not give them")
+    resume_options = None
     if args.resume:
-        given = given_options(TrainConfig, args, key="train")
-        if set(given) - {"epochs", "progress", "device"}:
-            raise ValueError("with --resume only --epochs, --device and --progress may be given; "
-                             "the other options come from the run's config.json")
+        resume_options = {
+            "objective_name": args.objective,
+            "model": given_options(entry.config_cls, args, key="model"),
+            "objective": given_options(get_objective(objective).config_cls, args, key="objective"),
+            "data": given_options(DataConfig, args, key="data"),
+            "train": given_options(TrainConfig, args, key="train"),
+        }
+        if args.data_b:
+            raise ValueError("--data-b: with --resume the data come from the run's config.json; do not give it")
+    elif args.allow_world_size_change:
+        raise ValueError("--allow-world-size-change only applies with --resume")
     train(args.model, data_config=data_cfg, out_dir=args.out, model_config=model_cfg, objective=objective,
           objective_config=obj_cfg, train_config=train_cfg, resume=args.resume, data_b_config=data_b,
           command="genzoo train " + shlex.join(argv),
           given_model_options=frozenset(given_options(entry.config_cls, args, key="model")),
-          init_from=args.init_from)
+          init_from=args.init_from, overwrite=args.overwrite, force=args.force,
+          allow_world_size_change=args.allow_world_size_change, resume_options=resume_options)
     if os.environ.get("RANK", "0") == "0":
         print(f"trained {args.model}: run directory {args.out}")
     return 0

@@ -82,6 +82,9 @@ class DataConfig:
     limit: int | None = field(None, help="keep only the first N training examples")
     size: int | None = field(None, help="resize images to SIZE x SIZE (bilinear); none keeps the native size")
     grayscale: bool = field(True, help="image folders: convert to one channel (false keeps RGB)")
+    classes: tuple[int, ...] | None = field(
+        None, help="keep only the examples of these labels, in every split (e.g. one-class anomaly detection)"
+    )
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -96,6 +99,8 @@ class DataConfig:
                 raise DataError(f"{option}: must be a positive integer, got {value}")
         if self.seed < 0:
             raise DataError(f"seed: must be >= 0, got {self.seed}")
+        if self.classes is not None and (not self.classes or min(self.classes) < 0):
+            raise DataError(f"classes: expected one or more labels >= 0, got {self.classes}")
         binary = self.binarize != "none" or self.name == "binarized-mnist"
         what = f"binarize={self.binarize}" if self.binarize != "none" else f"name={self.name}"
         if binary and self.dequantize:
@@ -438,6 +443,18 @@ def _read_source(cfg: DataConfig) -> _Source:
 # ----------------------------------------------------------------------------- loading
 
 
+def _keep_classes(src: _Source, classes: tuple[int, ...]) -> None:
+    """Keep only the examples labelled with one of ``classes``, in every split (in place)."""
+    if src.labels["train"] is None:
+        raise DataError(f"classes: {src.name} has no labels to choose classes by")
+    absent = [c for c in classes if not any((src.labels[s] == c).any() for s in SPLITS)]
+    if absent:
+        raise DataError(f"classes: {src.name} has no examples labelled {absent[0]} (labels 0..{src.num_classes - 1})")
+    for split in SPLITS:
+        keep = np.isin(src.labels[split], classes)
+        src.images[split], src.labels[split] = src.images[split][keep], src.labels[split][keep]
+
+
 def load_dataset(cfg: DataConfig) -> ImageDataset:
     """Load the dataset ``cfg`` names and preprocess it; see :class:`DataConfig` for the options.
 
@@ -451,6 +468,8 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
         raise DataError(f"dequantize: {cfg.name} is binary, there are no levels to dequantize")
     if binary_source and cfg.scale == "pm1":
         raise DataError(f"scale=pm1: {cfg.name} is binary and stays in {{0, 1}}")
+    if cfg.classes is not None:
+        _keep_classes(src, cfg.classes)
     splits = {}
     for stream, split in enumerate(SPLITS):
         codes, labels = src.images[split], src.labels[split]

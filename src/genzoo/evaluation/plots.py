@@ -37,7 +37,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, v
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
+    img.save(path, format="PNG")  # explicit: atomic writers pass a .tmp name
     return path
 
 

@@ -27,6 +27,8 @@ class ELBOConfig(ObjectiveConfig):
                            choices=("A", "B"))
     samples: int = field(1, help="L, posterior samples per data point")
     beta: float = field(1.0, help="weight of the KL term (beta-VAE); 1 is the true ELBO")
+    per_dim: bool = field(False, help="divide the training loss by the data dimension D (a per-pixel mean, as "
+                                      "Keras's binary_crossentropy is); the reported -ELBO stays in nats")
 
 
 @register_objective("elbo", config=ELBOConfig, summary="negative ELBO, SGVB estimator A or B (Kingma & Welling)")
@@ -41,7 +43,7 @@ class ELBO(Objective):
         c = self.config
         elbo = elbo_estimate(model, batch["x"], k=c.samples, analytic_kl=c.estimator == "B", beta=c.beta,
                              generator=generator)
-        out = {"loss": -elbo}
+        out = {"loss": -elbo / batch["x"][0].numel() if c.per_dim else -elbo}
         if c.beta != 1.0:  # report the true bound too
             with torch.no_grad():
                 elbo = elbo_estimate(model, batch["x"], k=c.samples, generator=generator)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import signal
 import tempfile
 from pathlib import Path
 
@@ -19,20 +20,75 @@ CHECKPOINT_FILE = "checkpoint.pt"
 METRICS_FILE = "metrics.csv"
 
 
+TMP_SUFFIX = ".tmp"
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: Path, write) -> None:
-    """Write via a temporary file in the same folder, then rename: a crash never leaves a
-    half-written file under the real name."""
+    """Write via a temporary file in the same folder, fsync it, rename it over ``path`` and fsync the
+    folder: after a crash at any point ``path`` holds either the old or the new content, complete.
+    A crash before the rename can leave a ``.NAME.*.tmp`` file, which :func:`remove_leftovers`
+    deletes when the run is next opened."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        crash_point(f"rename:{path.name}")
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)
+
+
+def crash_point(site: str) -> None:
+    """Crash-injection hook for tests: ``GENZOO_TEST_KILL_AT=SITE[@N]`` kills this process with
+    SIGKILL the N-th time (default: the first) it passes ``SITE`` (``rename:FILE`` just before a
+    file is renamed into place; the trainer adds ``before_checkpoint`` and ``after_checkpoint``).
+    Unset, it does nothing."""
+    target = os.environ.get("GENZOO_TEST_KILL_AT")
+    if not target:
+        return
+    name, _, nth = target.partition("@")
+    if name != site:
+        return
+    _KILL_COUNTS[site] = _KILL_COUNTS.get(site, 0) + 1
+    if _KILL_COUNTS[site] == int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_KILL_COUNTS: dict[str, int] = {}
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Delete the temporary files an interrupted :func:`atomic_write` left in ``folder`` (and in
+    its ``samples/``); returns them. Call only while holding the run's lock."""
+    removed = []
+    for sub in (Path(folder), Path(folder) / "samples"):
+        if sub.is_dir():
+            for p in sub.glob(f".*{TMP_SUFFIX}"):
+                if p.is_file():
+                    p.unlink()
+                    removed.append(p)
+    return removed
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -13,7 +13,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -29,18 +29,22 @@ from genzoo.training import distributed as dist_util
 class TrainConfig:
     epochs: int = field(10, help="passes over the training set")
     batch_size: int = field(100, help="examples per step (per process under torchrun)")
-    optimizer: str = field("adam", help="optimizer", choices=("adam", "adamw", "adagrad", "sgd"))
+    optimizer: str = field("adam", help="optimizer; rmsprop uses Keras's defaults (rho 0.9, eps 1e-7)",
+                           choices=("adam", "adamw", "adagrad", "sgd", "rmsprop"))
     lr: float = field(1e-3, help="learning rate")
     generator_lr: float | None = field(None, help="adversarial models: learning rate of the generator "
                                        "player (default: --lr; InfoGAN's paper uses 1e-3 with 2e-4 for D)")
     betas: tuple[float, ...] = field((0.9, 0.999), help="Adam/AdamW betas")
     weight_decay: float = field(0.0, help="weight decay")
-    schedule: str = field("constant", help="learning-rate schedule, stepped each epoch",
+    schedule: str = field("constant", help="learning-rate schedule, set each epoch. cosine decays to 0 at the "
+                          "last epoch; when --resume changes --epochs, the rest of the decay is re-planned from "
+                          "the current lr to 0 at the new last epoch (the lr never rises again)",
                           choices=("constant", "cosine", "step", "exponential"))
     lr_step: int = field(10, help="epochs between decays for --schedule step")
     lr_gamma: float = field(0.5, help="decay factor for step/exponential schedules")
     grad_clip: float | None = field(None, help="clip the gradient norm of each player to this value")
-    amp: str = field("none", help="mixed precision autocast (fp16 needs CUDA)", choices=("none", "bf16", "fp16"))
+    amp: str = field("none", help="mixed precision autocast (fp16 with a gradient scaler, on CUDA or on a CPU "
+                     "whose torch supports it)", choices=("none", "bf16", "fp16"))
     seed: int = field(0, help="seed for shuffling, noise and initialisation")
     patience: int | None = field(None, help="early stopping: epochs without validation improvement")
     validate: bool = field(True, help="evaluate on the validation split every epoch")
@@ -54,9 +58,75 @@ class TrainConfig:
     progress: bool = field(True, help="show a progress bar")
     tensorboard: bool = field(False, help="also log to TensorBoard (needs the tensorboard extra)")
 
+    def __post_init__(self) -> None:
+        def bad(option: str, need: str) -> ValueError:
+            return ValueError(f"--{option.replace('_', '-')}: {need}, got {getattr(self, option)!r}")
+
+        for option in ("epochs", "batch_size", "eval_batch_size", "lr_step"):
+            if not isinstance(getattr(self, option), int) or getattr(self, option) < 1:
+                raise bad(option, "must be a positive integer")
+        for option in ("max_steps", "patience"):
+            if getattr(self, option) is not None and getattr(self, option) < 1:
+                raise bad(option, "must be a positive integer (or none)")
+        if self.sample_every < 0:
+            raise bad("sample_every", "must be >= 0 (0: never)")
+        for option in ("lr", "weight_decay"):
+            if not getattr(self, option) >= 0:  # also refuses NaN
+                raise bad(option, "must be >= 0")
+        if self.generator_lr is not None and not self.generator_lr >= 0:
+            raise bad("generator_lr", "must be >= 0")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise bad("grad_clip", "must be > 0 (or none)")
+        if not 0 < self.lr_gamma <= 1:
+            raise bad("lr_gamma", "must be in (0, 1]")
+
+
+#: the training options that ``--resume`` may change: they decide how long to train, where, and
+#: what is shown or written, never what the same number of steps computes.
+RESUMABLE_OPTIONS = ("epochs", "device", "progress", "tensorboard", "sample_every", "sample_history",
+                     "eval_batch_size", "max_steps")
+
+#: refuse, unless forced, a model larger than this on the CPU, or a checkpoint larger than this
+MAX_CPU_PARAMETERS = 50_000_000
+MAX_CHECKPOINT_BYTES = 1 << 30
+
+# Optimizer state per parameter, in parameter-sized tensors, for the checkpoint size estimate.
+_STATE_PER_PARAM = {"adam": 2, "adamw": 2, "adagrad": 1, "sgd": 1, "rmsprop": 1}
+# Model-config fields that set a model's size: named in the message that stops an absurd run.
+_SIZE_WORDS = ("hidden", "features", "channels", "dense", "units", "layers", "blocks", "dim", "filters")
+
+
+def lr_factor(config: TrainConfig, done: int, plan: tuple[int, float, int] | None = None) -> float:
+    """Multiplier of the base learning rate for the epoch after ``done`` completed epochs.
+
+    step: ``lr_gamma ** (done // lr_step)``; exponential: ``lr_gamma ** done``; cosine (Loshchilov &
+    Hutter 2017, SGDR eq. 5 without restarts): with ``plan = (t0, f0, T)``, ``f0 * (1 + cos(pi *
+    (done - t0) / (T - t0))) / 2``, which is 1 at the start and 0 at epoch T of an un-extended run
+    (plan ``(0, 1, epochs)``); an extended run re-plans from its current factor ``f0`` at epoch ``t0``,
+    so the factor never increases."""
+    if config.schedule == "step":
+        return config.lr_gamma ** (done // config.lr_step)
+    if config.schedule == "exponential":
+        return config.lr_gamma ** done
+    if config.schedule == "cosine":
+        t0, f0, horizon = plan if plan is not None else (0, 1.0, config.epochs)
+        if horizon <= t0:
+            return 0.0
+        u = min(max(done - t0, 0) / (horizon - t0), 1.0)
+        return f0 * 0.5 * (1.0 + math.cos(math.pi * u))
+    return 1.0
+
 
 class NonFiniteLossError(RuntimeError):
     pass
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
 
 
 class _ObjectiveModule(nn.Module):
@@ -84,8 +154,11 @@ class Trainer:
 
     def __init__(self, model: nn.Module, objective: Objective, data, config: TrainConfig | None = None,
                  out_dir: str | Path | None = None, batch_transform: Callable | None = None,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, force: bool = False,
+                 allow_world_size_change: bool = False):
         self.config = config or TrainConfig()
+        self.force = force
+        self.allow_world_size_change = allow_world_size_change
         self.dist, self.device = dist_util.setup(self.config.device)
         self.model = model
         self.objective = objective
@@ -113,17 +186,20 @@ class Trainer:
             return torch.optim.AdamW(params, lr=lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
         if c.optimizer == "adagrad":
             return torch.optim.Adagrad(params, lr=lr, weight_decay=c.weight_decay)
+        if c.optimizer == "rmsprop":  # Keras's RMSprop: rho 0.9, eps 1e-7 added outside the square root
+            return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, weight_decay=c.weight_decay)
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=c.weight_decay)
 
-    def _make_schedule(self, opt):
+    def _base_lr(self, player: str) -> float:
         c = self.config
-        if c.schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, c.epochs))
-        if c.schedule == "step":
-            return torch.optim.lr_scheduler.StepLR(opt, step_size=c.lr_step, gamma=c.lr_gamma)
-        if c.schedule == "exponential":
-            return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=c.lr_gamma)
-        return None
+        return c.generator_lr if player == "generator" and c.generator_lr is not None else c.lr
+
+    def _set_lr(self, done: int) -> None:
+        """Set every optimizer's learning rate for the epoch after ``done`` completed epochs."""
+        factor = lr_factor(self.config, done, self.lr_plan)
+        for p, opt in self.optimizers.items():
+            for group in opt.param_groups:
+                group["lr"] = self._base_lr(p) * factor
 
     def _setup(self):
         c = self.config
@@ -134,7 +210,7 @@ class Trainer:
         self.players = tuple(self.objective.players)
         self.optimizers = {p: self._make_optimizer(self.objective.parameters(self.model, p), p)
                            for p in self.players}
-        self.schedules = {p: self._make_schedule(o) for p, o in self.optimizers.items()}
+        self.lr_plan: tuple[int, float, int] = (0, 1.0, c.epochs)
         self.step_module: nn.Module = _ObjectiveModule(self.model, self.objective)
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -144,9 +220,11 @@ class Trainer:
                 find_unused_parameters=len(self.players) > 1 or hasattr(self.objective, "partial_graph"))
         if c.compile:
             self.step_module = torch.compile(self.step_module)
-        if c.amp == "fp16" and self.device.type != "cuda":
-            raise ValueError("--amp fp16 needs a CUDA device; use --amp bf16 on the CPU")
-        self.scaler = torch.amp.GradScaler("cuda", enabled=c.amp == "fp16")
+        try:
+            self.scaler = torch.amp.GradScaler(self.device.type, enabled=c.amp == "fp16")
+        except (RuntimeError, ValueError):
+            raise ValueError(f"--amp fp16: this torch has no gradient scaler for {self.device.type}; "
+                             "use --amp bf16") from None
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(c.amp)
         self.writer = None
         if c.tensorboard and self.dist.is_main and self.out_dir is not None:
@@ -164,7 +242,9 @@ class Trainer:
             "epoch": epoch, "step": step, "best": self.best, "bad_epochs": self.bad_epochs,
             "model": self.model.state_dict(),
             "optimizers": {p: o.state_dict() for p, o in self.optimizers.items()},
-            "schedules": {p: s.state_dict() for p, s in self.schedules.items() if s is not None},
+            "lr_plan": list(self.lr_plan),
+            "world_size": self.dist.world_size,
+            "history": [dict(row) for row in self.history],  # metrics.csv is rebuilt from this
             "scaler": self.scaler.state_dict(),
             "objective": self.objective.state_dict() if hasattr(self.objective, "state_dict") else None,
         }
@@ -173,32 +253,117 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         for p, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][p])
-        for p, s in self.schedules.items():
-            if s is not None and p in state["schedules"]:
-                s.load_state_dict(state["schedules"][p])
         self.scaler.load_state_dict(state["scaler"])
         if state.get("objective") is not None:  # e.g. CycleGAN's image pool
             self.objective.load_state_dict(state["objective"])
         self.best = state["best"]
         self.bad_epochs = state["bad_epochs"]
 
+    def _saved_plan(self, state: dict) -> tuple[int, float, int]:
+        """The learning-rate plan a checkpoint was trained under (older checkpoints: their cosine
+        scheduler's T_max, else the configured epochs)."""
+        if state.get("lr_plan") is not None:
+            t0, f0, horizon = state["lr_plan"]
+            return int(t0), float(f0), int(horizon)
+        t_max = [s.get("T_max") for s in (state.get("schedules") or {}).values() if isinstance(s, dict)]
+        return 0, 1.0, int(t_max[0]) if t_max and t_max[0] else self.config.epochs
+
+    # ------------------------------------------------------------------ checks
+    def size_report(self) -> tuple[str, list[str]]:
+        """One line with the parameter count and the bytes each checkpoint takes, and the reasons
+        (if any) that make this configuration absurd on this device."""
+        c = self.config
+        n_params = sum(p.numel() for p in self.model.parameters())
+        n_train = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        weights = sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
+        state = n_train * 4 * (_STATE_PER_PARAM.get(c.optimizer, 2))
+        checkpoint = weights + state
+        name = getattr(self.model, "registry_name", type(self.model).__name__)
+        line = (f"{name}: {n_params:,} parameters; each checkpoint writes about {_human_bytes(checkpoint + weights)} "
+                f"(checkpoint.pt {_human_bytes(checkpoint)}, model.safetensors {_human_bytes(weights)})")
+        problems = []
+        if self.device.type == "cpu" and n_params > MAX_CPU_PARAMETERS:
+            problems.append(f"{n_params / 1e6:.0f}M parameters on the CPU (limit {MAX_CPU_PARAMETERS // 10**6}M)")
+        if checkpoint > MAX_CHECKPOINT_BYTES:
+            problems.append(f"a {_human_bytes(checkpoint)} checkpoint (limit {_human_bytes(MAX_CHECKPOINT_BYTES)})")
+        return line, problems
+
+    def _absurd_message(self, problems: list[str]) -> str:
+        from genzoo.config import option_name
+
+        cfg = getattr(self.model, "config", None)
+        names = [f.name for f in fields(cfg)] if cfg is not None else []
+        size = [option_name(n) for n in names if any(w in n for w in _SIZE_WORDS) and n != "shape"]
+        advice = []
+        if size:
+            advice.append(f"a smaller model ({', '.join(size)})")
+        levels = getattr(cfg, "levels", 2)
+        if getattr(cfg, "likelihood", None) == "categorical" and levels > 2:
+            advice.append(f"binary data (--binarize static) or another --likelihood instead of {levels}-way "
+                          "outputs per pixel")
+        advice.append("smaller images (--size)")
+        if self.device.type == "cpu":
+            advice.append("a GPU (--device cuda)")
+        return (f"this configuration needs {' and '.join(problems)}: choose {', '.join(advice)}, "
+                "or pass --force to train it anyway")
+
+    def preflight(self, check: bool = True) -> None:
+        """Print the model size and the checkpoint size; with ``check``, stop (ValueError) a
+        configuration that is absurd on this device unless ``force``. Called before any file is
+        written."""
+        if getattr(self, "_preflown", False):
+            return
+        self._preflown = True
+        line, problems = self.size_report()
+        self.log(line)
+        if check and problems and not self.force:
+            raise ValueError(self._absurd_message(problems))
+        if problems:
+            self.log("warning: " + self._absurd_message(problems).split(": choose")[0] + " (--force given)")
+
     # ------------------------------------------------------------------ loop
     def fit(self, resume: bool = False) -> dict:
         """Train for ``config.epochs`` epochs (or until early stopping / ``max_steps``); returns the
         last epoch's metrics."""
         c = self.config
+        self.preflight(check=not resume)  # a resumed run was accepted when it started
         self._setup()
         self.best, self.bad_epochs = math.inf, 0
+        self.saved_epoch = 0
         start_epoch, step = 1, 0
         if resume:
             if self.out_dir is None:
                 raise ValueError("resume needs an output directory")
-            state = ckpt.load_checkpoint(self.out_dir / ckpt.CHECKPOINT_FILE, map_location=self.device)
+            path = self.out_dir / ckpt.CHECKPOINT_FILE
+            state = ckpt.load_checkpoint(path, map_location=self.device)
+            saved_world = int(state.get("world_size", self.dist.world_size))
+            if saved_world != self.dist.world_size and not self.allow_world_size_change:
+                raise ValueError(
+                    f"{path}: the run was trained by {saved_world} process(es) and this is {self.dist.world_size}, "
+                    f"which changes the effective batch from {saved_world * c.batch_size} to "
+                    f"{self.dist.world_size * c.batch_size}; pass --allow-world-size-change to continue anyway")
             self.load_state_dict(state)
             start_epoch, step = state["epoch"] + 1, state["step"]
-            self._truncate_metrics(state["epoch"])
-            self.log(f"resuming from {self.out_dir / ckpt.CHECKPOINT_FILE} after epoch {state['epoch']}")
+            self.saved_epoch = state["epoch"]
+            self._restore_files(state)
+            plan = self._saved_plan(state)
+            if c.schedule == "cosine" and plan[2] != c.epochs:
+                factor = lr_factor(c, state["epoch"], plan)
+                plan = (state["epoch"], factor, c.epochs)
+                self.log(f"cosine schedule re-planned for {c.epochs} epochs: the lr decays from "
+                         f"{factor * c.lr:.3g} after epoch {state['epoch']} to 0 at epoch {c.epochs}"
+                         + (" (the schedule had ended at 0, so it stays 0)" if factor == 0 else ""))
+            self.lr_plan = plan
+            self.log(f"resuming from {path} after epoch {state['epoch']}")
+        n_local = len(self.data.train) // self.dist.world_size
+        if c.batch_size > n_local:
+            self.log(f"warning: --batch-size {c.batch_size} is larger than the training set ({n_local} examples"
+                     f"{' per process' if self.dist.enabled else ''}): every step uses all {n_local}")
+        if start_epoch > c.epochs:
+            self.log(f"the run has completed its {c.epochs} epochs; nothing to do (raise --epochs to train further)")
+            return dict(self.history[-1]) if self.history else {}
         last: dict = {}
+        self._timed = False
         try:
             for epoch in range(start_epoch, c.epochs + 1):
                 last, step, stop = self._run_epoch(epoch, step)
@@ -209,18 +374,24 @@ class Trainer:
                 self.writer.close()
         return last
 
-    def _batches(self, epoch: int):
-        """Index tensors of this rank's batches for one epoch (drop-last, equal count on every rank)."""
+    def _batches(self, epoch: int) -> list[torch.Tensor]:
+        """Index tensors of this rank's batches for one epoch.
+
+        Each rank takes every world-th example of a seeded permutation (``n // world`` of them, so
+        every rank runs the same steps); consecutive chunks of ``batch_size`` are the batches, the
+        last one partial rather than dropped (a last chunk of one example joins the one before it:
+        batch norm needs two)."""
         n = len(self.data.train)
         g = torch.Generator().manual_seed(_seed_for(self.config.seed, epoch))
         perm = torch.randperm(n, generator=g)
         world = self.dist.world_size
         local = perm[self.dist.rank::world][: n // world]
-        bs = min(self.config.batch_size, len(local))
-        if bs == 0:
+        if len(local) == 0:
             raise ValueError(f"the training split has {n} examples: too few for {world} processes")
-        steps = len(local) // bs
-        return local[: steps * bs].to(self.device).view(steps, bs)
+        chunks = list(local.to(self.device).split(min(self.config.batch_size, len(local))))
+        if len(chunks) > 1 and len(chunks[-1]) == 1:
+            chunks[-2:] = [torch.cat(chunks[-2:])]
+        return chunks
 
     def _make_batch(self, split, idx, noise, b_index=None):
         x = split.x[idx]
@@ -234,16 +405,31 @@ class Trainer:
             batch["x_b"] = self.batch_transform(xb, noise) if self.batch_transform is not None else xb
         return batch
 
+    def _nan_message(self, epoch: int, step: int, n_bad: int) -> str:
+        world = self.dist.world_size
+        where = f" on {n_bad} of {world} processes" if world > 1 else ""
+        if self.out_dir is None:
+            kept = "no run directory is written"
+        elif self.saved_epoch:
+            kept = (f"the checkpoint of epoch {self.saved_epoch} is kept in {self.out_dir} "
+                    "(--resume would repeat the same steps)")
+        else:
+            kept = "no checkpoint was written (no epoch completed)"
+        return (f"non-finite loss at epoch {epoch}, step {step}{where}: training stopped; {kept}. "
+                "Try a lower --lr or --grad-clip")
+
     def _run_epoch(self, epoch: int, step: int):
         c = self.config
         torch.manual_seed(_seed_for(c.seed, epoch, self.dist.rank, stream=1))
         noise = torch.Generator(device=self.device).manual_seed(_seed_for(c.seed, epoch, self.dist.rank, 2))
         batches = self._batches(epoch)
-        b_perm = None
+        b_perm: list | None = None
         if self.domain_b is not None:
             nb = len(self.domain_b.train)
             g = torch.Generator().manual_seed(_seed_for(c.seed, epoch, self.dist.rank, 3))
-            b_perm = torch.randint(nb, batches.shape, generator=g).to(self.device)
+            b_idx = torch.randint(nb, (sum(len(b) for b in batches),), generator=g).to(self.device)
+            b_perm = list(b_idx.split([len(b) for b in batches]))
+        self._set_lr(epoch - 1)
         self.model.train()
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
@@ -256,7 +442,7 @@ class Trainer:
             bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{c.epochs}", leave=False, file=sys.stderr,
                        dynamic_ncols=True)
         check_every = 1 if self.device.type == "cpu" else 25
-        done = 0
+        done = seen = 0
         stop = False
         for i in range(len(batches)):
             batch = self._make_batch(self.data.train, batches[i], noise, None if b_perm is None else b_perm[i])
@@ -272,11 +458,17 @@ class Trainer:
                     counts[k] = counts.get(k, 0) + v.numel()
             step += 1
             done += 1
+            seen += len(batches[i])
             if (i + 1) % check_every == 0 or i + 1 == len(batches):
-                if bool(bad):
-                    raise NonFiniteLossError(
-                        f"non-finite loss at epoch {epoch}, step {step}: training stopped; "
-                        f"the last good checkpoint is kept in {self.out_dir}. Try a lower --lr or --grad-clip")
+                # every rank takes the same decision: one rank's NaN stops them all, with one message
+                n_bad = int(dist_util.all_reduce_sum(bad.to(torch.float32), self.dist).item())
+                if n_bad:
+                    raise NonFiniteLossError(self._nan_message(epoch, step, n_bad))
+            if not self._timed and (done == min(3, len(batches))):
+                self._timed = True
+                per_step = (time.perf_counter() - t0) / done
+                self.log(f"first {done} step(s): {per_step:.3g} s per step; {len(batches)} steps per epoch, "
+                         f"about {per_step * len(batches):.3g} s per epoch")
             if bar is not None:
                 bar.update(1)
                 if (i + 1) % 20 == 0:
@@ -288,13 +480,10 @@ class Trainer:
             bar.close()
         elapsed = time.perf_counter() - t0
         metrics = {"epoch": epoch, "step": step, "seconds": round(elapsed, 3),
-                   "images_per_s": round(done * batches.shape[1] * self.dist.world_size / max(elapsed, 1e-9), 1),
+                   "images_per_s": round(seen * self.dist.world_size / max(elapsed, 1e-9), 1),
                    "lr": self.optimizers[self.players[0]].param_groups[0]["lr"]}
         train = self._reduce(sums, counts)
         metrics.update({f"train_{k}": v for k, v in train.items()})
-        for s in self.schedules.values():
-            if s is not None:
-                s.step()
         if c.validate and len(self.data.valid) > 0:
             metrics.update({f"valid_{k}": v for k, v in self.validate().items()})
         monitor = f"valid_{self.objective.monitor}"
@@ -317,6 +506,8 @@ class Trainer:
         self.history.append(metrics)
         if self.dist.is_main:
             self._write_epoch(epoch, step, metrics, improved)
+        if self.out_dir is not None:
+            self.saved_epoch = epoch
         dist_util.barrier(self.dist)
         self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
         return metrics, step, stop
@@ -373,20 +564,44 @@ class Trainer:
 
     # ------------------------------------------------------------------ files
     def _write_epoch(self, epoch: int, step: int, metrics: dict, improved: bool) -> None:
+        """Write one epoch's files. checkpoint.pt is written last and is the commit point: after a
+        crash the other files are at most one epoch ahead of it, and ``--resume`` redoes that epoch
+        (bitwise the same) after rebuilding metrics.csv from the checkpoint."""
         if self.out_dir is None:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if improved:
             ckpt.save_weights(self.out_dir / ckpt.WEIGHTS_FILE, self.model)
-        ckpt.save_checkpoint(self.out_dir / ckpt.CHECKPOINT_FILE, self.state_dict(epoch, step))
-        self._append_metrics(metrics)
+        c = self.config
+        if c.sample_every and epoch % c.sample_every == 0 and self.model.can_sample:
+            self._write_samples(epoch)
+        _write_csv(self.out_dir / ckpt.METRICS_FILE, self.history)
         if self.writer is not None:
             for k, v in metrics.items():
                 if isinstance(v, (int, float)) and k not in ("epoch", "step"):
                     self.writer.add_scalar(k, v, epoch)
-        c = self.config
-        if c.sample_every and epoch % c.sample_every == 0 and self.model.can_sample:
-            self._write_samples(epoch)
+        ckpt.crash_point("before_checkpoint")
+        ckpt.save_checkpoint(self.out_dir / ckpt.CHECKPOINT_FILE, self.state_dict(epoch, step))
+        ckpt.crash_point("after_checkpoint")
+
+    def _restore_files(self, state: dict) -> None:
+        """Bring the run directory back to the checkpoint's epoch: metrics.csv rebuilt from the
+        checkpoint's history (older checkpoints: truncated to its epoch), and the per-epoch sample
+        grids of later epochs removed."""
+        last_epoch = state["epoch"]
+        if state.get("history") is not None:
+            self.history = [dict(r) for r in state["history"]]
+        elif self.out_dir is not None and (self.out_dir / ckpt.METRICS_FILE).exists():
+            with open(self.out_dir / ckpt.METRICS_FILE, newline="") as f:
+                self.history = [r for r in csv.DictReader(f) if int(r["epoch"]) <= last_epoch]
+        if self.out_dir is None or not self.dist.is_main:
+            return
+        _write_csv(self.out_dir / ckpt.METRICS_FILE, self.history)
+        folder = self.out_dir / "samples"
+        if folder.is_dir():
+            for p in folder.glob("epoch_*.png"):
+                if p.stem[6:].isdigit() and int(p.stem[6:]) > last_epoch:
+                    p.unlink()
 
     def _write_samples(self, epoch: int) -> None:
         from genzoo.evaluation.plots import save_grid
@@ -398,9 +613,11 @@ class Trainer:
                 images = self.model.sample(64, generator=g)
         finally:
             self.model.train()
-        save_grid(images, self.out_dir / "samples.png", value_range=self._value_range())
+        targets = [self.out_dir / "samples.png"]
         if self.config.sample_history:
-            save_grid(images, self.out_dir / "samples" / f"epoch_{epoch:03d}.png", value_range=self._value_range())
+            targets.append(self.out_dir / "samples" / f"epoch_{epoch:03d}.png")
+        for path in targets:
+            ckpt.atomic_write(path, lambda tmp: save_grid(images, tmp, value_range=self._value_range()))
 
     def _value_range(self) -> tuple[float, float]:
         spec = getattr(self.data, "spec", None)  # the data contract says; datasets built by hand: guess
@@ -408,25 +625,6 @@ class Trainer:
             return spec.value_range
         lo = float(self.data.train.x[:256].min())
         return (-1.0, 1.0) if lo < 0 else (0.0, 1.0)
-
-    def _append_metrics(self, metrics: dict) -> None:
-        path = self.out_dir / ckpt.METRICS_FILE
-        rows = []
-        if path.exists():
-            with open(path, newline="") as f:
-                rows = list(csv.DictReader(f))
-        rows.append(dict(metrics))
-        _write_csv(path, rows)
-
-    def _truncate_metrics(self, last_epoch: int) -> None:
-        if self.out_dir is None or not self.dist.is_main:
-            return
-        path = self.out_dir / ckpt.METRICS_FILE
-        if not path.exists():
-            return
-        with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= last_epoch]
-        _write_csv(path, rows)
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
