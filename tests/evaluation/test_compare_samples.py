@@ -41,5 +41,5 @@ def test_decoder_means_only_on_request_and_labelled():
     assert means.shape == (6, 1, 4, 4) and not set(means.unique().tolist()) <= {0.0, 1.0}
     with pytest.raises(NotImplementedError, match="no decoder means"):
         draw_samples(build_model("gan", (1, 8, 8), g_hidden=(8,), d_hidden=(8,)).eval(), 2, means=True)
-    row = {"run": "r", "model": "vae", "fid": 1.0, "features": "cnn", "n_samples": 6, "sampled": "decoder means"}
-    assert "6 decoder means vs real test images" in format_table([row])
+    row = {"run": "r", "model": "vae", "fid": 1.0, "features": "cnn", "n_samples": 6, "samples": "decoder means"}
+    assert "6 decoder means of prior draws (not samples) vs real images" in format_table([row])
