@@ -351,14 +351,14 @@ def test_concurrent_requests_give_each_seed_its_own_sample(base_url):
 def test_class_caption_and_infogan_conditions(base_url, runs_root):
     cgan = genzoo.load(runs_root / "cgan")
     got = np.array(ok_json(base_url, "/api/sample", run="cgan", seed=2, n=3, label=7, format="json")["values"])
-    exp = cgan.sample(3, generator=torch.Generator().manual_seed(2), label=7)
+    exp = cgan.sample(3, generator=torch.Generator().manual_seed(2), condition=7)
     np.testing.assert_allclose(got, shown(runs_root, "cgan", exp), atol=1e-6)
     error(get(base_url, "/api/sample", run="cgan", label=10), 400, "'label' must lie in [0, 9]")
 
     t2i = genzoo.load(runs_root / "text2image")
     got = np.array(ok_json(base_url, "/api/sample", run="text2image", seed=1, n=2, text="a thin two",
                            format="json")["values"])
-    exp = t2i.sample(2, generator=torch.Generator().manual_seed(1), text="a thin two")
+    exp = t2i.sample(2, generator=torch.Generator().manual_seed(1), condition="a thin two")
     np.testing.assert_allclose(got, shown(runs_root, "text2image", exp), atol=1e-6)
     error(get(base_url, "/api/sample", run="text2image", text="a purple two"), 400, "unknown word(s) 'purple'")
     error(get(base_url, "/api/sample", run="text2image", text=""), 400, "empty caption")

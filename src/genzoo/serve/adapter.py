@@ -75,9 +75,7 @@ def streams_live(model) -> bool:
 
 def can_sample(model) -> bool:
     """Whether the model draws samples (a plain autoencoder and the CycleGAN do not)."""
-    from genzoo.models.base import GenerativeModel
-
-    return type(model).sample is not GenerativeModel.sample and not can_translate(model)
+    return bool(getattr(model, "can_sample", False)) and not can_translate(model)
 
 
 def can_translate(model) -> bool:
@@ -162,18 +160,10 @@ def interpolate(model, xa: torch.Tensor, xb: torch.Tensor, steps: int) -> torch.
 
 @torch.inference_mode()
 def sample(model, n: int, seed: int, *, label: int | None = None, text: str | None = None) -> torch.Tensor:
-    """n samples (n, C, H, W), with a class label or a caption for the conditional models (passed as
-    ``condition=`` where ``sample`` takes one, else as ``label=`` / ``text=``)."""
-    import inspect
-
-    kw = {}
-    if label is not None:
-        kw["label"] = int(label)
-    if text is not None:
-        kw["text"] = text
-    if kw and "condition" in inspect.signature(model.sample).parameters:
-        kw = {"condition": next(iter(kw.values()))}
-    return model.sample(n, generator=generator(seed), **kw).float().cpu()
+    """n samples (n, C, H, W), with a class label or a caption for the conditional models (the one
+    ``condition=`` of every model's ``sample``)."""
+    condition = int(label) if label is not None else text
+    return model.sample(n, generator=generator(seed), condition=condition).float().cpu()
 
 
 @torch.inference_mode()
