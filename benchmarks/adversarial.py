@@ -92,9 +92,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import genzoo
-    from genzoo.cli._common import device as resolve_device
     from genzoo.data import DataConfig, load_dataset
     from genzoo.evaluation.plots import save_curves, save_grid
+    from genzoo.nn.random import resolve_device
     from genzoo.registry import get_model
     from genzoo.training.trainer import TrainConfig
 
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
             results.update(parzen(model, data, args.parzen_samples, g))
         if args.model == "cgan":
             labels = torch.arange(10).repeat_interleave(10)
-            save_grid(model.sample(100, generator=g, label=labels), out / "samples_by_label.png", nrow=10)
+            save_grid(model.sample(100, generator=g, condition=labels), out / "samples_by_label.png", nrow=10)
         if args.model == "infogan":
             results.update(infogan_error(model, data))
             for vary in ("cat", "c1", "c2"):
@@ -181,7 +181,7 @@ def main(argv=None) -> int:
 
             asked = [f"a {adj} {d}" for d in C.DIGITS for adj in ("thin", "thick", "slanted", "upright")]
             z = model.noise(1, g).expand(len(asked), -1)
-            images = model.sample(len(asked), text=asked, z=z)
+            images = model.sample(len(asked), condition=asked, noise=z)
             save_grid(images.cpu(), out / "captions_grid.png", nrow=4)
             measured = C.describe(model._unit(images), torch.arange(10).repeat_interleave(4),
                                   model.config.thresholds)

@@ -120,10 +120,10 @@ def test_cgan_label_and_infogan_grids():
     model, _ = build("cgan")
     model.eval()
     g = torch.Generator().manual_seed(0)
-    assert model.sample(4, generator=g, label=7).shape == (4, 1, 8, 8)
-    assert model.sample(3, generator=g, label=torch.tensor([1, 2, 3])).shape == (3, 1, 8, 8)
+    assert model.sample(4, generator=g, condition=7).shape == (4, 1, 8, 8)
+    assert model.sample(3, generator=g, condition=torch.tensor([1, 2, 3])).shape == (3, 1, 8, 8)
     with pytest.raises(ValueError, match="0..9"):
-        model.sample(2, label=10)
+        model.sample(2, condition=10)
     info, _ = build("infogan")
     info.eval()
     grid = info.sample(50, generator=g, vary="c1")

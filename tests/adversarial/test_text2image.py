@@ -77,11 +77,11 @@ def test_output_changes_with_text_and_not_with_seed_reuse():
     torch.manual_seed(0)
     model = entry.model_cls(entry.config_cls(shape=(1, 8, 8), noise_dim=4, width=4, word_dim=4, text_dim=4)).eval()
     z = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
-    a = model.sample(3, text="a thin two", z=z)
-    b = model.sample(3, text="a thick, slanted seven", z=z)
+    a = model.sample(3, condition="a thin two", noise=z)
+    b = model.sample(3, condition="a thick, slanted seven", noise=z)
     assert not torch.allclose(a, b, atol=1e-4)
-    assert torch.equal(a, model.sample(3, text="a thin two", z=z))
+    assert torch.equal(a, model.sample(3, condition="a thin two", noise=z))
     # word order does not matter to the mean-of-embeddings encoder
-    assert torch.allclose(model.sample(3, text="a slanted thick seven", z=z), b)
+    assert torch.allclose(model.sample(3, condition="a slanted thick seven", noise=z), b)
     with pytest.raises(ValueError, match="vocabulary"):
-        model.sample(2, text="a blue two")
+        model.sample(2, condition="a blue two")

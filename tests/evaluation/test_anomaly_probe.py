@@ -8,17 +8,18 @@ import pytest
 import torch
 from torch import nn
 
+from genzoo.distributions import DiagonalGaussian, StandardNormal
 from genzoo.evaluation import anomaly as A
 from genzoo.evaluation import probe as P
-from genzoo.models.base import GenerativeModel, LatentVariableModel, ModelConfig
+from genzoo.models.base import GenerativeModel, LatentVariableModel, ModelConfig, VariationalModel
 
 SHAPE = (1, 2, 2)  # 4 pixels: the first two are the "normal" subspace
 
 
 class Projector(LatentVariableModel):
     """encode = the first two pixels, decode puts them back (others zero): reconstruction error is
-    the energy outside the normal subspace. log p(x) is N(x; 0, I); the ELBO is log p(x) - 1;
-    the "discriminator" says real = small norm."""
+    the energy outside the normal subspace. log p(x) is N(x; 0, I); the "discriminator" says
+    real = small norm."""
 
     exact_likelihood = True
 
@@ -36,11 +37,27 @@ class Projector(LatentVariableModel):
     def log_prob(self, x, **kw):
         return torch.distributions.Normal(0.0, 1.0).log_prob(x.flatten(1)).sum(1)
 
-    def elbo(self, x, generator=None):
-        return self.log_prob(x) - 1.0
-
     def discriminate(self, x):
         return -x.flatten(1).norm(dim=1)
+
+
+class LinearGaussian(VariationalModel):
+    """p(z) = N(0, I_4), p(x|z) = N(z, I), and the exact posterior q(z|x) = N(x/2, I/2): the ELBO
+    equals log p(x) = log N(x; 0, 2I) in expectation."""
+
+    def __init__(self):
+        super().__init__(ModelConfig(shape=SHAPE))
+        self.latent_dim = 4
+        self.w = nn.Parameter(torch.ones(()))
+
+    def prior(self):
+        return StandardNormal(4)
+
+    def posterior(self, x):
+        return DiagonalGaussian(x.flatten(1) / 2 * self.w, torch.full_like(x.flatten(1), math.log(0.5)))
+
+    def likelihood(self, z):
+        return DiagonalGaussian(z.reshape(*z.shape[:-1], *SHAPE), torch.zeros(*z.shape[:-1], *SHAPE), event_dims=3)
 
 
 def _normal_and_anomalous(n, seed):
@@ -64,11 +81,12 @@ def test_auroc_of_a_perfect_score_is_one_and_of_a_reversed_score_zero():
 
 def test_available_scores_follow_the_model_flags():
     scores = A.available_scores(Projector())
-    assert set(scores) == {"nll", "nelbo", "recon", "code", "disc"} and scores[0] == "nll"
+    assert set(scores) == {"nll", "recon", "code", "disc"} and scores[0] == "nll"
+    # a variational model: the cheap bound first, then the importance-sampled NLL
+    assert A.available_scores(LinearGaussian())[:2] == ("nelbo", "nll")
 
     class NoLikelihood(Projector):
         has_likelihood = False
-        elbo = None
         discriminate = None
 
     assert A.available_scores(NoLikelihood()) == ("recon", "code")
@@ -82,12 +100,16 @@ def test_available_scores_follow_the_model_flags():
 def test_every_score_separates_far_anomalies(score):
     x, lab = _normal_and_anomalous(50, 0)
     ref = _normal_and_anomalous(50, 1)[0][:50]  # normal training inputs for the code Gaussian
-    out = A.one_class_auroc(Projector(), x, lab, normal_label=0, score=score, reference=ref)
+    model = LinearGaussian() if score == "nelbo" else Projector()
+    out = A.one_class_auroc(model, x, lab, normal_label=0, score=score, reference=ref,
+                            generator=torch.Generator().manual_seed(0))
     assert out["scores"].shape == (100,)
     if score in ("code", "disc"):
         # codes ignore the anomalous pixels: neither the code density nor a discriminator of codes
         # (an AAE's) can tell them apart (chance level)
         assert abs(out["auroc"] - 0.5) < 0.2
+    elif score == "nelbo":  # a one-sample bound: noise of about 1 nat against a gap of about 4
+        assert out["auroc"] > 0.95
     else:
         assert out["auroc"] == 1.0
 
@@ -179,3 +201,15 @@ def test_finetuning_leaves_the_model_untouched_and_learns():
     err = P.finetune_error(model, xtr, ytr, xte, yte, epochs=30, lr=0.05, seed=0)
     assert torch.equal(model.scale.detach(), before)
     assert err < 0.1
+
+
+def test_nelbo_and_nll_scores_of_a_linear_gaussian_match_its_marginal():
+    """Exact posterior: -ELBO and the IS-NLL both estimate -log N(x; 0, 2I) (estimator B's noise
+    is the reconstruction term's, variance 2 per example with k = 1: tolerance 6 sigma / sqrt(N))."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, *SHAPE, generator=g)
+    exact = -torch.distributions.Normal(0.0, math.sqrt(2.0)).log_prob(x.flatten(1)).sum(1).double().numpy()
+    nll = A.anomaly_scores(LinearGaussian(), x, "nll", k=3, generator=g)
+    assert np.abs(nll - exact).max() < 1e-4  # log w is constant for the exact posterior
+    nelbo = A.anomaly_scores(LinearGaussian(), x, "nelbo", generator=g)
+    assert abs((nelbo - exact).mean()) < 6 * math.sqrt(2.0 / len(x))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from genzoo.nn.random import resolve_device, seeded_generator
+
 
 def add_run_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
     p.add_argument("run", metavar="RUN_DIR", help="a run directory written by 'genzoo train'")
@@ -24,9 +26,8 @@ def positive_int(text: str) -> int:
 
 
 def device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    """The --device option as a device (:func:`genzoo.nn.random.resolve_device`)."""
+    return resolve_device(name)
 
 
 def load_run(args):
@@ -41,7 +42,7 @@ def output_path(args, default_name: str) -> Path:
 
 
 def generator(args, model) -> torch.Generator:
-    return torch.Generator(device=model.device).manual_seed(args.seed)
+    return seeded_generator(args.seed, model.device)
 
 
 def value_range(args) -> tuple[float, float]:

@@ -26,7 +26,7 @@ def run(args) -> int:
     from genzoo.evaluation import plots
 
     model = load_run(args)
-    if not getattr(model, "has_latent", False):
+    if not model.has_latent:
         raise ValueError(f"model {model.registry_name!r} has no latent code")
     written = []
     if model.latent_dim == 2:

@@ -21,12 +21,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     model = load_run(args)
-    if not getattr(model, "has_latent", False):
+    if not model.has_latent:
         raise ValueError(f"model {model.registry_name!r} has no encoder to reconstruct with")
     _, split = split_of(args, args.split)
     x = split.x[: args.n].to(model.device)
     with torch.no_grad():
-        rec = model.decode(model.encode(x))
+        rec = model.reconstruct(x)
     cols = 8
     rows = []
     for i in range(0, len(x), cols):

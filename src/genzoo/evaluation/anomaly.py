@@ -4,7 +4,8 @@ Scores (which ones apply is detected from the model, see :func:`available_scores
 
 * ``nll``    -log p(x): exact for autoregressive models, importance-sampled (``k`` samples) for
              latent-variable models (``model.log_prob(x, k=k)``).
-* ``nelbo``  -ELBO(x) (``model.elbo(x)``, per example), a cheap upper bound on -log p(x).
+* ``nelbo``  -ELBO(x) (:func:`genzoo.objectives.variational.elbo`, per example), a cheap upper
+             bound on -log p(x), for variational models (prior, posterior, likelihood).
 * ``recon``  squared reconstruction error ||x - reconstruct(x)||^2 (autoencoders; as in the
              DCAE baseline of Ruff et al. 2018).
 * ``code``   -log density of the code ``encode(x)`` under a Gaussian fitted to reference (normal
@@ -21,12 +22,14 @@ normal input and 0.5 for chance.
 from __future__ import annotations
 
 import csv
-import inspect
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from genzoo.models.base import VariationalModel
+from genzoo.nn.random import device_of
 
 SCORES = ("nll", "nelbo", "recon", "code", "disc")
 
@@ -47,7 +50,7 @@ def available_scores(model) -> tuple[str, ...]:
     out = []
     if getattr(model, "has_likelihood", False) and _has(model, "log_prob"):
         out.append("nll")
-    if _has(model, "elbo"):
+    if isinstance(model, VariationalModel):
         out.append("nelbo")
     if getattr(model, "has_latent", False) and _has(model, "encode"):
         if _has(model, "decode") or _has(model, "reconstruct"):
@@ -60,21 +63,6 @@ def available_scores(model) -> tuple[str, ...]:
         out.remove("nelbo")
         out.insert(0, "nelbo")
     return tuple(out)
-
-
-def _accepts(fn, name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
-def _call_maybe_generator(fn, x, generator, **kw):
-    """``fn(x, **kw)``, passing ``generator`` only when ``fn`` takes one."""
-    if generator is not None and _accepts(fn, "generator"):
-        kw["generator"] = generator
-    return fn(x, **kw)
 
 
 @torch.no_grad()
@@ -94,19 +82,18 @@ def anomaly_scores(model, x: torch.Tensor, score: str = "auto", *, k: int = 100,
         raise ValueError(f"score {score!r} does not apply to {type(model).__name__}; "
                          f"available: {', '.join(choices) or 'none'}")
     model.eval()
-    device = next(model.parameters(), torch.zeros(0)).device
+    device = device_of(model)
 
     def batched(fn, data):
         return torch.cat([fn(data[i:i + batch_size].to(device)).double().cpu()
                           for i in range(0, len(data), batch_size)])
 
-    if score == "nll":
-        if getattr(model, "exact_likelihood", True):
-            out = batched(lambda b: -model.log_prob(b), x)
-        else:
-            out = batched(lambda b: -_call_maybe_generator(model.log_prob, b, generator, k=k), x)
+    if score == "nll":  # k and generator matter only to estimated likelihoods; exact ones ignore them
+        out = batched(lambda b: -model.log_prob(b, k=k, generator=generator), x)
     elif score == "nelbo":
-        out = batched(lambda b: -_call_maybe_generator(model.elbo, b, generator), x)
+        from genzoo.objectives.variational import elbo
+
+        out = batched(lambda b: -elbo(model, b, generator=generator), x)
     elif score == "recon":
         def recon_err(b):
             r = model.reconstruct(b) if _has(model, "reconstruct") else model.decode(model.encode(b))

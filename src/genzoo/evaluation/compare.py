@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from genzoo.config import field, from_dict
+from genzoo.nn.random import device_of, resolve_device, seeded_generator
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,6 @@ class CompareConfig:
     device: str = field("cpu", help="device to evaluate on (cpu, cuda, auto)")
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -61,7 +56,7 @@ def _cpu_name() -> str:
 
 def machine_description(device: str = "auto") -> str:
     """The device the evaluation ran on (GPU name, or CPU model and threads), for footnotes."""
-    dev = _device(device)
+    dev = resolve_device(device)
     if dev.type == "cuda":
         return f"{torch.cuda.get_device_name(dev)} (torch {torch.__version__})"
     return f"{_cpu_name()}, {torch.get_num_threads()} threads (torch {torch.__version__})"
@@ -96,15 +91,13 @@ def _load_model(run_dir: Path, device: torch.device):
 
 @torch.no_grad()
 def draw_samples(model, n: int, *, batch_size: int = 250, seed: int = 0) -> torch.Tensor | None:
-    """``n`` samples on the CPU, or None when the model cannot sample unconditionally."""
-    device = next(model.parameters(), torch.zeros(0)).device
-    g = torch.Generator(device=device).manual_seed(seed)
-    out = []
-    try:
-        for i in range(0, n, batch_size):
-            out.append(model.sample(min(batch_size, n - i), generator=g).float().cpu())
-    except (NotImplementedError, TypeError, ValueError):  # no sampler, or one that needs conditions
+    """``n`` true samples (``model.sample``, random conditions) on the CPU, or None when the model
+    does not sample (``model.can_sample`` is False: CycleGAN, a deterministic autoencoder). An
+    error inside the sampler propagates."""
+    if not model.can_sample:
         return None
+    g = seeded_generator(seed, device_of(model))
+    out = [model.sample(min(batch_size, n - i), generator=g).float().cpu() for i in range(0, n, batch_size)]
     return torch.cat(out) if out else None
 
 
@@ -120,7 +113,7 @@ def evaluate_run(run_dir: str | Path, config: CompareConfig = CompareConfig(), *
 
     run_dir = Path(run_dir)
     info = _run_config(run_dir)
-    device = _device(config.device)
+    device = resolve_device(config.device)
     model = _load_model(run_dir, device)
     data_cfg = from_dict(DataConfig, {**info.get("data", {}), **(data or {})})
     dataset = load_dataset(data_cfg)

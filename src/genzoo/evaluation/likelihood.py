@@ -7,6 +7,7 @@ import math
 import torch
 
 from genzoo.models.base import bits_per_dim
+from genzoo.objectives.variational import elbo
 
 
 def _mean_stderr(values: torch.Tensor) -> tuple[float, float]:
@@ -37,7 +38,7 @@ def evaluate_likelihood(model, x: torch.Tensor, *, k: int = 5000, batch_size: in
         chunk = chunk.to(dev)
         if latent:
             nll.append(-model.log_prob(chunk, k=k, generator=g).cpu())
-            neg_elbo.append(-model.elbo(chunk, generator=g).cpu())
+            neg_elbo.append(-elbo(model, chunk, generator=g).cpu())
         else:
             nll.append(-model.log_prob(chunk).cpu())
     mean, se = _mean_stderr(torch.cat(nll) + offset)

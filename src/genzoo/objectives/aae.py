@@ -22,7 +22,7 @@ from genzoo.registry import register_objective
 @dataclass(frozen=True)
 class AAELossConfig(ObjectiveConfig):
     reconstruction: str = field("auto", help="reconstruction loss: bce for [0,1] data, mse; auto picks bce "
-                                "unless the model's data_range is pm1", choices=("auto", "bce", "mse"))
+                                "unless the decoder ends in tanh ([-1, 1] data)", choices=("auto", "bce", "mse"))
     adversarial_weight: float = field(1.0, help="weight of the encoder's adversarial loss")
 
 
@@ -50,15 +50,15 @@ class AAEObjective(Objective):
         logits = model.decode_logits(z)  # (B, C, H, W)
         kind = self.config.reconstruction
         if kind == "auto":
-            kind = "mse" if model.config.data_range == "pm1" else "bce"
+            kind = "bce" if model.output_activation == "sigmoid" else "mse"
         if kind == "bce":
             return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         return (model.decode(z) - x).pow(2).flatten(1).sum(1)
 
     def __call__(self, model, batch: Batch, *, player: str = "autoencoder", generator=None):
         x = batch["x"]
-        y = batch.get("y") if model.config.conditional_prior else None
-        if model.config.conditional_prior and y is None:
+        y = batch.get("y") if model.condition_type == "label" else None
+        if model.condition_type == "label" and y is None:
             raise ValueError("the label-conditioned AAE needs labels: the data must provide batch['y']")
         if player == "autoencoder":
             loss = self.recon(model, x, model.encode(x))
@@ -66,7 +66,7 @@ class AAEObjective(Objective):
         if player == "discriminator":
             with torch.no_grad():
                 codes = model.encode(x)  # (B, latent_dim)
-            prior = model.sample_prior(x.shape[0], generator, y)  # (B, latent_dim)
+            prior = model.draw_latent(x.shape[0], generator=generator, condition=y)  # (B, latent_dim)
             lr, lf = model.discriminate(prior, y), model.discriminate(codes, y)
             loss = bce_logits(lr, 1.0) + bce_logits(lf, 0.0)
             return {"loss": loss, "d_loss": loss.detach(), "d_real": torch.sigmoid(lr).detach(),

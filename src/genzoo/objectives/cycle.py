@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from genzoo.config import field
+from genzoo.nn import random as rng
 from genzoo.objectives.adversarial import AdversarialObjective, per_example
 from genzoo.objectives.base import Batch, ObjectiveConfig
 from genzoo.registry import register_objective
@@ -42,11 +43,10 @@ class ImagePool:
     def query(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if self.size == 0:
             return images
-        dev = generator.device if generator is not None else "cpu"
         n = images.shape[0]
         # every draw for the batch at once (one device sync): coin flips and slots
-        swap = (torch.rand((n,), generator=generator, device=dev) < 0.5).tolist()
-        slot = torch.randint(self.size, (n,), generator=generator, device=dev).tolist()
+        swap = (rng.rand((n,), generator=generator) < 0.5).tolist()
+        slot = rng.randint(self.size, (n,), generator=generator).tolist()
         out = []
         for i, img in enumerate(images.detach()):
             if len(self.images) < self.size:

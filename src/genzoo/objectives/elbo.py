@@ -1,15 +1,18 @@
 """The variational objectives of the VAE family: the SGVB ELBO (Kingma & Welling 2013) and the
-importance-weighted bound (Burda et al., "Importance Weighted Autoencoders", 2016)."""
+importance-weighted bound (Burda et al., "Importance Weighted Autoencoders", 2016). The bounds
+themselves are computed by :mod:`genzoo.objectives.variational` over the model's prior,
+posterior and likelihood."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from genzoo.config import field
 from genzoo.objectives.base import Batch, Objective, ObjectiveConfig
+from genzoo.objectives.variational import elbo as elbo_estimate
+from genzoo.objectives.variational import iwae_bound
 from genzoo.registry import register_objective
 
 
@@ -29,12 +32,12 @@ class ELBO(Objective):
 
     def __call__(self, model, batch: Batch, *, player="model", generator=None):
         c = self.config
-        elbo = model.elbo(batch["x"], k=c.samples, analytic_kl_term=c.estimator == "B", beta=c.beta,
-                          generator=generator)
+        elbo = elbo_estimate(model, batch["x"], k=c.samples, analytic_kl=c.estimator == "B", beta=c.beta,
+                             generator=generator)
         out = {"loss": -elbo / batch["x"][0].numel() if c.per_dim else -elbo}
         if c.beta != 1.0:  # report the true bound too
             with torch.no_grad():
-                elbo = model.elbo(batch["x"], k=c.samples, generator=generator)
+                elbo = elbo_estimate(model, batch["x"], k=c.samples, generator=generator)
         out["neg_elbo"] = -elbo.detach()
         return out
 
@@ -49,6 +52,5 @@ class IWAE(Objective):
     monitor = "neg_iwae_bound"
 
     def __call__(self, model, batch: Batch, *, player="model", generator=None):
-        k = self.config.samples
-        bound = torch.logsumexp(model.log_weights(batch["x"], k, generator), dim=0) - math.log(k)  # (B,)
+        bound = iwae_bound(model, batch["x"], self.config.samples, generator)  # (B,)
         return {"loss": -bound, "neg_iwae_bound": -bound.detach()}

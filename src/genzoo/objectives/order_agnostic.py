@@ -33,7 +33,7 @@ class OrderAgnosticNLL(Objective):
 
     def __call__(self, model, batch: Batch, *, player="model", generator=None):
         x = batch["x"]
-        model._check(x)
+        model.check_input(x)
         v = to_raster(model.to_unit(x))  # (B, D)
         b, d = v.shape
         observed = torch.randint(0, d, (b, 1), generator=generator, device=v.device)  # d per example

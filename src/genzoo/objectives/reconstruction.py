@@ -23,7 +23,7 @@ class Reconstruction(Objective):
     def __call__(self, model, batch: Batch, *, player="model", generator=None):
         x = batch["x"]
         if self.config.loss == "bce":
-            if getattr(model.config, "output", "sigmoid") != "sigmoid":
+            if model.output_activation != "sigmoid":
                 raise ValueError("the bce reconstruction loss needs --output sigmoid; use --loss mse")
             err = F.binary_cross_entropy_with_logits(model(x), x, reduction="none")
         else:

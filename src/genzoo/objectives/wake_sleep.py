@@ -4,6 +4,10 @@ the baseline that the AEVB paper compares against (Kingma & Welling 2013, sectio
 * wake phase: z ~ q(z|x) (no gradient through the sample); the generative parameters ascend
   log p(x, z) = log p(x|z) + log p(z).
 * sleep phase: z ~ p(z), x ~ p(x|z) ("dreams"); the recognition parameters ascend log q(z|x).
+
+Written over the variational family interface (:class:`genzoo.models.base.VariationalModel`):
+``prior()``, ``posterior(x)``, ``likelihood(z)``, ``recognition_parameters()`` and
+``generative_parameters()``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from genzoo.objectives.base import Batch, Objective, ObjectiveConfig
+from genzoo.objectives.variational import elbo
 from genzoo.registry import register_objective
 
 
@@ -28,36 +33,34 @@ class WakeSleep(Objective):
     monitor = "neg_elbo"
 
     def parameters(self, model, player):
-        if getattr(model.config, "prior", "standard") != "standard":
-            raise ValueError("wake-sleep needs a fixed prior p(z); this model's prior is "
-                             f"{model.config.prior!r} (use prior 'standard')")
-        return (model.decoder if player == "wake" else model.encoder).parameters()
+        if model.learnt_prior:
+            raise ValueError("wake-sleep needs a fixed prior p(z); this model's prior is learnt "
+                             "(use prior 'standard')")
+        return model.generative_parameters() if player == "wake" else model.recognition_parameters()
+
+    @staticmethod
+    def log_joint(model, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) + log p(z), the full log density (including -L/2 log 2 pi): (B,)."""
+        return model.likelihood(z).log_prob(x) + model.prior().log_prob(z)
 
     def __call__(self, model, batch: Batch, *, player="wake", generator=None):
         x = batch["x"]
         if player == "wake":
             with torch.no_grad():
-                mu, logvar = model.posterior(x)
-                z = model.rsample_posterior(mu, logvar, 1, generator)  # (1, B, L)
-            log_joint = model.decoder_log_prob(x, z)[0] - 0.5 * (z[0] ** 2).sum(-1)
+                z = model.posterior(x).sample(generator=generator)  # (B, L)
+            log_joint = self.log_joint(model, x, z)
             return {"loss": -log_joint, "wake_neg_log_joint": -log_joint.detach()}
-        z, dream = self._dream(model, x.shape[0], generator)
-        mu, logvar = model.posterior(dream)
-        log_q = model.posterior_log_prob(z, mu, logvar)
+        z, dream = self.dream(model, x.shape[0], generator)
+        log_q = model.posterior(dream).log_prob(z)
         return {"loss": -log_q, "sleep_neg_log_q": -log_q.detach()}
 
     @staticmethod
     @torch.no_grad()
-    def _dream(model, n, generator):
-        z = torch.randn(n, model.latent_dim, generator=generator, device=model.device)
-        a, b = model.decoder_params(z)
-        if b is None:
-            x = torch.bernoulli(torch.sigmoid(a), generator=generator)
-        else:
-            x = a + torch.exp(0.5 * b) * torch.randn(a.shape, generator=generator, device=a.device)
-        return z, x
+    def dream(model, n: int, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z, x): z ~ p(z), x ~ p(x|z)."""
+        z = model.prior().sample((n,), generator)
+        return z, model.likelihood(z).sample(generator=generator)
 
     @torch.no_grad()
     def evaluate(self, model, batch, *, generator=None):
-        neg_elbo = -model.elbo(batch["x"], generator=generator)
-        return {"neg_elbo": neg_elbo}
+        return {"neg_elbo": -elbo(model, batch["x"], generator=generator)}

@@ -50,7 +50,8 @@ class TrainConfig:
     validate: bool = field(True, help="evaluate on the validation split every epoch")
     eval_batch_size: int = field(500, help="batch size for validation")
     device: str = field("auto", help="cpu, cuda, cuda:1, or auto")
-    compile: bool = field(False, help="torch.compile the training step (default mode: kernel fusion, no CUDA graphs)")
+    compile: bool = field(False, help="torch.compile the training step (default mode: fused kernels, no CUDA "
+                                       "graphs); random draws then use the seeded default generator")
     sample_every: int = field(1, help="write samples.png every N epochs (0: never)")
     sample_history: bool = field(False, help="also keep samples/epoch_NNN.png for every epoch")
     max_steps: int | None = field(None, help="stop after this many steps in total (quick runs)")
@@ -515,8 +516,11 @@ class Trainer:
         c = self.config
         opt = self.optimizers[player]
         opt.zero_grad(set_to_none=True)
+        # torch.compile cannot trace a draw with an explicit torch.Generator (a graph break at every
+        # one): a compiled step draws from the default generator, which fit() seeds every epoch
+        step_noise = None if c.compile else noise
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            out = self.step_module(batch, player, noise)
+            out = self.step_module(batch, player, step_noise)
         loss = out["loss"].float().mean()
         self.scaler.scale(loss).backward()
         if c.grad_clip is not None:
@@ -569,7 +573,7 @@ class Trainer:
         if improved:
             ckpt.save_weights(self.out_dir / ckpt.WEIGHTS_FILE, self.model)
         c = self.config
-        if c.sample_every and epoch % c.sample_every == 0 and getattr(self.model, "_can_sample", True):
+        if c.sample_every and epoch % c.sample_every == 0 and self.model.can_sample:
             self._write_samples(epoch)
         _write_csv(self.out_dir / ckpt.METRICS_FILE, self.history)
         if self.writer is not None:
@@ -607,9 +611,6 @@ class Trainer:
             with torch.no_grad():
                 g = torch.Generator(device=self.device).manual_seed(self.config.seed)
                 images = self.model.sample(64, generator=g)
-        except NotImplementedError:
-            self.model._can_sample = False
-            return
         finally:
             self.model.train()
         targets = [self.out_dir / "samples.png"]

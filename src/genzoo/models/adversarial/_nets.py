@@ -19,7 +19,11 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
 
 from genzoo.config import field
-from genzoo.models.base import GenerativeModel, ModelConfig
+from genzoo.models.base import GenerativeModel, ModelConfig, check_count
+
+__all__ = ["GAN_TRAINING", "AdversarialConfig", "Discriminator", "ImplicitModel", "as_labels", "build_generator",
+           "check_count", "rand", "randint", "randn"]
+from genzoo.nn import random as rng
 
 #: the training settings of Radford et al. (2015) that every adversarial model here defaults to
 GAN_TRAINING = {"lr": 2e-4, "betas": (0.5, 0.999)}
@@ -40,20 +44,17 @@ class AdversarialConfig(ModelConfig):
 
 
 def randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    """Standard normal noise drawn on the generator's device (so CPU generators work for GPU models)."""
-    dev = generator.device if generator is not None else device
-    return torch.randn(shape, generator=generator, device=dev).to(device)
+    """Standard normal noise on ``device``, drawn on the generator's (:mod:`genzoo.nn.random`)."""
+    return rng.randn(shape, generator=generator, device=device)
 
 
 def rand(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    dev = generator.device if generator is not None else device
-    return torch.rand(shape, generator=generator, device=dev).to(device)
+    return rng.rand(shape, generator=generator, device=device)
 
 
 def randint(high: int, shape: tuple[int, ...], generator: torch.Generator | None,
             device: torch.device) -> torch.Tensor:
-    dev = generator.device if generator is not None else device
-    return torch.randint(high, shape, generator=generator, device=dev).to(device)
+    return rng.randint(high, shape, generator=generator, device=device)
 
 
 def as_labels(label, n: int, num_classes: int, generator: torch.Generator | None,
@@ -242,14 +243,28 @@ def build_generator(arch: str, in_dim: int, shape: tuple[int, ...], hidden: tupl
 
 class ImplicitModel(GenerativeModel):
     """Base of the GAN-style models: a ``generator`` and a ``discriminator`` (attributes the
-    adversarial objectives use to split the parameters between the players), no likelihood."""
+    adversarial objectives use to split the parameters between the players), no likelihood.
+
+    ``draw_latent(n, condition=...)`` is the generator's whole input w (noise and, for conditional
+    models, the condition's embedding or codes), ``decode(w)`` = G(w) in data space, and
+    ``sample(n)`` = ``decode(draw_latent(n))``; interpolating between two w's is the usual GAN
+    interpolation."""
 
     has_likelihood = False
     exact_likelihood = False
     generator: nn.Module
     discriminator: nn.Module
 
-    def log_prob(self, x: torch.Tensor, **kw) -> torch.Tensor:
+    def decode(self, w: torch.Tensor) -> torch.Tensor:
+        """G(w) in data space: (B, C, H, W) for the generator input w (B, latent size)."""
+        return self.to_data(self.generator(w))
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
+        """n samples G(w), w = :meth:`draw_latent` (n, condition): (n, C, H, W) in data space."""
+        return self.decode(self.draw_latent(check_count(n), generator=generator, condition=condition))
+
+    def log_prob(self, x: torch.Tensor, *, k=None, generator=None) -> torch.Tensor:
         raise NotImplementedError(
             f"{type(self).__name__} is an implicit model (adversarially trained): it has no likelihood; "
             "estimate one from samples with a Parzen window (benchmarks/adversarial.py) if you must")

@@ -8,8 +8,9 @@ which may be any distribution we can sample (:mod:`genzoo.priors`). ``conditiona
 feeds D the one-hot label, with the prior sample drawn from the label's mixture component or
 swiss-roll segment (Sec. 3, Fig. 4/6).
 
-``decode(z)`` returns the mean of p(x|z) (sigmoid for [0, 1] data, tanh for ``data_range="pm1"``);
-``sample(n)`` decodes prior samples. Trained by the ``aae`` objective.
+``decode(z)`` returns the decoder output (sigmoid for [0, 1] data, tanh for ``data_range="pm1"``);
+``sample(n, condition=label)`` decodes prior samples (the decoder is deterministic, so these are
+the model's samples). Trained by the ``aae`` objective.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 
 from genzoo.config import field
 from genzoo.models.adversarial._nets import GAN_TRAINING, as_labels
-from genzoo.models.base import LatentVariableModel, ModelConfig
+from genzoo.models.base import LatentVariableModel, ModelConfig, check_count
 from genzoo.nn.nets import mlp
 from genzoo.priors import PRIORS, get_prior
 from genzoo.registry import register_model
@@ -65,7 +66,17 @@ class AAE(LatentVariableModel):
         self.discriminator = mlp(c.latent_dim + self.d_cond, c.d_hidden, 1, "relu")
         self._prior = get_prior(c.prior, c.latent_dim, c.prior_fn)
 
-    def log_prob(self, x, **kw):
+    @property
+    def condition_type(self) -> str | None:
+        """"label" when the prior is label-conditioned (sample(condition=label)), else None."""
+        return "label" if self.config.conditional_prior else None
+
+    @property
+    def output_activation(self) -> str:
+        """The decoder's last activation: "sigmoid" ([0, 1] data) or "tanh" ([-1, 1])."""
+        return "sigmoid" if self.config.data_range == "01" else "tanh"
+
+    def log_prob(self, x, *, k=None, generator=None):
         raise NotImplementedError("the adversarial autoencoder has no likelihood (its posterior is a point "
                                   "mass); estimate one from samples with a Parzen window")
 
@@ -105,14 +116,20 @@ class AAE(LatentVariableModel):
     def discriminator_parameters(self):
         return list(self.discriminator.parameters())
 
-    @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, label=None) -> torch.Tensor:
-        """Decode n prior samples; with a label-conditioned prior, ``label`` picks the component."""
+    def draw_latent(self, n: int, *, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
+        """n prior draws (n, latent_dim); with a label-conditioned prior, ``condition`` (an int, n
+        ints, or None for random labels) picks the component."""
+        n = check_count(n)
         labels = None
         if self.config.conditional_prior:
-            labels = as_labels(label, n, self.config.num_classes, generator, self.device)
-        elif label is not None:
-            raise ValueError("label needs an AAE trained with conditional_prior=True")
-        return self.decode(self.sample_prior(n, generator, labels))
+            labels = as_labels(condition, n, self.config.num_classes, generator, self.device)
+        else:
+            self.check_condition(condition)  # unconditional unless trained with conditional_prior=True
+        return self.sample_prior(n, generator, labels)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
+        """Decode n prior samples; with a label-conditioned prior, ``condition`` picks the component."""
+        return self.decode(self.draw_latent(n, generator=generator, condition=condition))
 
 

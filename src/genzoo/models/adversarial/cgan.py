@@ -4,18 +4,16 @@ A learned label embedding is fed to both nets: concatenated with z in G, and wit
 (MLP) or, replicated spatially, with the last conv feature map (``arch="conv"``, then a 1x1
 conv) in D; the ``gan`` objective then optimises
 V(D, G) = E[log D(x|y)] + E[log(1 - D(G(z|y)|y))] (Eq. 2), drawing the fakes' labels from the
-batch. ``sample(n, label=7)`` draws sevens; ``label=None`` draws uniformly random labels.
+batch. ``sample(n, condition=7)`` draws sevens; ``condition=None`` draws uniformly random labels.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from genzoo.config import field
 from genzoo.models.adversarial._nets import GAN_TRAINING
-from genzoo.models.adversarial.gan import GAN, GANConfig, LabelEmbedding, as_labels
+from genzoo.models.adversarial.gan import GAN, GANConfig, LabelEmbedding
 from genzoo.registry import register_model
 
 
@@ -34,6 +32,8 @@ class CGANConfig(GANConfig):
                 train_defaults=GAN_TRAINING,
                 summary="conditional GAN (Mirza 2014): label embedding fed to G and D")
 class ConditionalGAN(GAN):
+    condition_type = "label"
+
     def __init__(self, config: CGANConfig):
         super().__init__(config)
         self.num_classes = config.num_classes
@@ -59,10 +59,3 @@ class ConditionalGAN(GAN):
 
     def discriminator_parameters(self):
         return [*self.discriminator.parameters(), *self.d_embed.parameters()]
-
-    @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, label=None) -> torch.Tensor:
-        """n samples of class ``label`` (an int, a tensor of n ints, or None for random labels)."""
-        z = self.noise(n, generator)
-        y = as_labels(label, n, self.num_classes, generator, self.device)
-        return self.generate(z, y)

@@ -75,6 +75,8 @@ def patch_discriminator(c_in: int, width: int) -> nn.Sequential:
                 train_defaults=GAN_TRAINING,
                 summary="CycleGAN (Zhu 2017): unpaired A<->B translation, LSGAN + cycle + identity losses")
 class CycleGAN(ImplicitModel):
+    can_sample = False
+
     def __init__(self, config: CycleGANConfig):
         super().__init__(config)
         c_a, c_b = config.shape[0], (config.shape_b or config.shape)[0]
@@ -123,6 +125,6 @@ class CycleGAN(ImplicitModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.translate(x, "a2b")
 
-    def sample(self, n: int, *, generator=None, **kw):
+    def sample(self, n: int, *, generator=None, condition=None):
         raise NotImplementedError("CycleGAN translates images rather than sampling them: use "
                                   "model.translate(x, direction) or `genzoo translate RUN --input DIR --out DIR`")

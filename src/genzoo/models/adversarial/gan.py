@@ -24,6 +24,7 @@ from genzoo.models.adversarial._nets import (
     build_generator,
     randn,
 )
+from genzoo.models.base import check_count
 from genzoo.registry import register_model
 
 
@@ -63,23 +64,31 @@ class GAN(ImplicitModel):
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return randn((n, self.config.noise_dim), generator, self.device)  # (n, noise_dim)
 
+    def generator_input(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """[z, embedding of y]: (B, noise_dim + cond)."""
+        c = self.g_condition(y)
+        return z if c is None else torch.cat([z, c], dim=1)
+
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """G(z [, y]) in data space, (B, C, H, W)."""
-        c = self.g_condition(y)
-        inp = z if c is None else torch.cat([z, c], dim=1)  # (B, noise_dim + cond)
-        return self.to_data(self.generator(inp))
+        return self.decode(self.generator_input(z, y))
+
+    def draw_latent(self, n: int, *, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
+        """The generator input [z, embedding(label)] for z ~ N(0, I); conditional models take
+        ``condition`` = a label (int), n labels, or None for uniformly random labels."""
+        n = check_count(n)
+        y = None
+        if self.num_classes:
+            y = as_labels(condition, n, self.num_classes, generator, self.device)
+        else:
+            self.check_condition(condition)
+        return self.generator_input(self.noise(n, generator), y)
 
     def discriminate(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Logit of "x is real", (B,), for data-space x."""
         return self.discriminator(self.from_data(x), self.d_condition(y))
 
     forward = discriminate
-
-    @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, **kw) -> torch.Tensor:
-        if kw:
-            raise ValueError(f"{type(self).__name__}.sample takes no conditions, got {sorted(kw)}")
-        return self.generate(self.noise(n, generator))
 
 
 register_model("gan", config=GANConfig, objectives=("gan",), family="adversarial", train_defaults=GAN_TRAINING,

@@ -12,10 +12,12 @@ for D and 1e-3 for G, batch 100. Without the fully connected layers (``fc=0``) t
 code learnt a writing style instead of the digit class on mnist5k (73.6% error, against 8.6%
 with them after 80 epochs; BENCHMARKS.md).
 
-``sample(n, vary="c1")`` returns a 10 x k grid, row-major: row i has categorical value i,
-columns sweep c1 from -2 to 2 (k = max(2, n // 10) columns; beyond the training range [-1, 1],
-as in the paper's Fig. 2), with z and the other continuous codes fixed. ``vary="cat"`` returns
-k rows (fixed z and c per row) whose 10 columns sweep the categorical value.
+``sample(n, vary="c1")`` returns exactly n images laid out row-major in rows of
+:meth:`InfoGAN.vary_columns` (n, vary) = k columns, k = max(2, ceil(n / 10)): row r has
+categorical value r mod 10 and its columns sweep c1 from -2 to 2 (beyond the training range
+[-1, 1], as in the paper's Fig. 2), with z and the other continuous codes fixed (n = 10 k gives the
+paper's full 10 x k grid). ``vary="cat"``: rows of 10 columns sweeping the categorical value, each
+row with its own z and continuous codes. A last partial row is cut at n.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from genzoo.models.adversarial._nets import (
     Discriminator,
     ImplicitModel,
     build_generator,
+    check_count,
     rand,
     randint,
     randn,
@@ -89,9 +92,24 @@ class InfoGAN(ImplicitModel):
         cont = rand((n, c.continuous), generator, self.device) * 2 - 1
         return z, cat, cont
 
-    def generate(self, z: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor) -> torch.Tensor:
+    def generator_input(self, z: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor) -> torch.Tensor:
+        """[z, one-hot(cat), cont]: (B, noise_dim + categories + continuous)."""
         onehot = F.one_hot(cat.long(), self.config.categories).to(z.dtype)  # (B, K)
-        return self.to_data(self.generator(torch.cat([z, onehot, cont.to(z.dtype)], dim=1)))
+        return torch.cat([z, onehot, cont.to(z.dtype)], dim=1)
+
+    def generate(self, z: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.generator_input(z, cat, cont))
+
+    def draw_latent(self, n: int, *, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
+        """The generator input [z, one-hot(cat), cont] with every code drawn from its prior."""
+        self.check_condition(condition)
+        return self.generator_input(*self.latents(check_count(n), generator))
+
+    def vary_columns(self, n: int, vary: str) -> int:
+        """Columns of the grid ``sample(n, vary=vary)`` lays out (see the module docstring)."""
+        if vary == "cat":
+            return self.config.categories
+        return max(2, -(-check_count(n) // self.config.categories))
 
     def discriminate(self, x: torch.Tensor):
         """(D logit (B,), Q categorical logits (B, K), Q continuous means (B, continuous))."""
@@ -110,26 +128,26 @@ class InfoGAN(ImplicitModel):
         return q_cat.argmax(1), q_mu
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, vary: str | None = None,
-               ) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None, condition=None,
+               vary: str | None = None) -> torch.Tensor:
+        """n samples; ``vary`` lays them out as a code sweep (module docstring). Exactly n rows."""
         c = self.config
+        n = check_count(n)
         if vary is None:
-            return self.generate(*self.latents(n, generator))
+            return self.decode(self.draw_latent(n, generator=generator, condition=condition))
+        self.check_condition(condition)
         names = ["cat"] + [f"c{j + 1}" for j in range(c.continuous)]
         if vary not in names:
             raise ValueError(f"vary must be one of {names}, got {vary!r}")
-        k = max(2, n // c.categories)
-        K = c.categories
+        k = self.vary_columns(n, vary)
+        rows = -(-n // k)
+        slot = torch.arange(n, device=self.device)
+        row, col = slot // k, slot % k  # (n,) each
         if vary == "cat":
-            z, _, cont = self.latents(k, generator)  # one (z, c) per row
-            z = z.repeat_interleave(K, 0)  # (k*K, noise_dim)
-            cont = cont.repeat_interleave(K, 0)
-            cat = torch.arange(K, device=self.device).repeat(k)  # (k*K,)
-            return self.generate(z, cat, cont)
+            z, _, cont = self.latents(rows, generator)  # one (z, c) per row
+            return self.generate(z[row], col, cont[row])
         j = int(vary[1:]) - 1
-        z, _, _ = self.latents(1, generator)
-        z = z.expand(K * k, -1)  # (K*k, noise_dim): one z for the whole grid
-        cat = torch.arange(K, device=self.device).repeat_interleave(k)  # row i: value i
-        cont = torch.zeros(K * k, c.continuous, device=self.device)
-        cont[:, j] = torch.linspace(-2, 2, k, device=self.device).repeat(K)
-        return self.generate(z, cat, cont)
+        z, _, _ = self.latents(1, generator)  # one z for the whole grid
+        cont = torch.zeros(n, c.continuous, device=self.device)
+        cont[:, j] = torch.linspace(-2, 2, k, device=self.device)[col]
+        return self.generate(z.expand(n, -1), row % c.categories, cont)

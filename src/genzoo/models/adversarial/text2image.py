@@ -9,8 +9,8 @@ discriminator replicates phi(t) over its last conv feature map, depth-concatenat
 objective trains D to tell real/matching from real/mismatching and fake/matching (Algorithm 1);
 the text encoder is trained with D.
 
-``sample(n, text="a thin two")`` draws n images for one caption (or a list of n captions);
-``text=None`` draws random captions. Unknown words raise ValueError listing the vocabulary.
+``sample(n, condition="a thin two")`` draws n images for one caption (or a list of n captions);
+``condition=None`` draws random captions. Unknown words raise ValueError listing the vocabulary.
 The caption thresholds default to the 1/3 and 2/3 quantiles of the attributes on mnist5k's
 training split (thickness 1.75 / 2.15 px, |slant| 0.13, slant 0.26, box area 0.35 / 0.41; the box
 areas are discrete, so these sit between their values).
@@ -31,6 +31,7 @@ from genzoo.models.adversarial._nets import (
     Discriminator,
     ImplicitModel,
     build_generator,
+    check_count,
     randn,
 )
 from genzoo.registry import register_model
@@ -77,6 +78,7 @@ class TextEncoder(nn.Module):
                 summary="text-to-image GAN-CLS (Reed 2016) on digit captions such as 'a thick, slanted seven'")
 class Text2Image(ImplicitModel):
     num_classes = len(captions.DIGITS)
+    condition_type = "text"
 
     def __init__(self, config: Text2ImageConfig):
         super().__init__(config)
@@ -113,7 +115,7 @@ class Text2Image(ImplicitModel):
         return randn((n, self.config.noise_dim), generator, self.device)
 
     def generate(self, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        return self.to_data(self.generator(torch.cat([z, h], dim=1)))  # (B, C, H, W)
+        return self.decode(torch.cat([z, h], dim=1))  # (B, C, H, W)
 
     def discriminate(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return self.discriminator(self.from_data(x), h)  # (B,)
@@ -121,19 +123,24 @@ class Text2Image(ImplicitModel):
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return self.discriminate(x, h)
 
-    @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, text=None,
-               z: torch.Tensor | None = None) -> torch.Tensor:
-        """n images for caption ``text`` (one string, a list of n strings, or None for random captions);
-        ``z`` (n, noise_dim) fixes the noise."""
-        if text is None:
+    def draw_latent(self, n: int, *, generator: torch.Generator | None = None, condition=None,
+                    noise: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator input [z, phi(t)] for caption ``condition`` (one string, a list of n
+        strings, or None for random captions); ``noise`` (n, noise_dim) fixes z."""
+        n = check_count(n)
+        if condition is None:
             tokens = captions.random_tokens(n, generator)
         else:
-            tokens = captions.tokenize(text)
+            tokens = captions.tokenize(condition)
             if tokens.shape[0] == 1:
                 tokens = tokens.expand(n, -1)
             elif tokens.shape[0] != n:
-                raise ValueError(f"text must be one caption or {n} captions, got {tokens.shape[0]}")
-        if z is None:
-            z = self.noise(n, generator)
-        return self.generate(z.to(self.device), self.embed_text(tokens))
+                raise ValueError(f"the condition must be one caption or {n} captions, got {tokens.shape[0]}")
+        z = self.noise(n, generator) if noise is None else noise.to(self.device)
+        return torch.cat([z, self.embed_text(tokens)], dim=1)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, condition=None,
+               noise: torch.Tensor | None = None) -> torch.Tensor:
+        """n images for caption(s) ``condition`` (None: random captions); ``noise`` fixes z."""
+        return self.decode(self.draw_latent(n, generator=generator, condition=condition, noise=noise))

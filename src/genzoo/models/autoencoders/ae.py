@@ -23,6 +23,7 @@ class AutoencoderConfig(EncoderDecoderConfig):
                 summary="deterministic autoencoder (MLP), BCE or MSE reconstruction")
 class Autoencoder(LatentVariableModel):
     has_likelihood = False
+    can_sample = False  # no distribution over codes to draw from
 
     def __init__(self, config: AutoencoderConfig):
         super().__init__(config)
@@ -32,6 +33,15 @@ class Autoencoder(LatentVariableModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
+
+    @property
+    def output_activation(self) -> str:
+        """The decoder's last activation: "sigmoid" (a BCE loss applies), "tanh" or "identity"."""
+        return self.config.output
+
+    def sample(self, n, *, generator=None, condition=None):
+        raise NotImplementedError("a deterministic autoencoder has no distribution over codes to sample from; "
+                                  "train a vae or an aae to sample")
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Decoder pre-activation, (B, C, H, W)."""

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.config import field
-from genzoo.models.base import GenerativeModel, ModelConfig
+from genzoo.models.base import GenerativeModel, ModelConfig, check_count
+from genzoo.nn import random as rng
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,9 @@ class AutoregressiveModel(GenerativeModel):
             return -F.cross_entropy(logits, self.targets(x), reduction="none")  # (B, C, H, W)
         return -F.binary_cross_entropy_with_logits(logits, u, reduction="none")
 
-    def log_prob(self, x: torch.Tensor, **kw: Any) -> torch.Tensor:
-        """Exact log p(x) = sum_i log p(x_i | x_<i) in nats: (B,)."""
+    def log_prob(self, x: torch.Tensor, *, k: int | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Exact log p(x) = sum_i log p(x_i | x_<i) in nats: (B,) (``k``, ``generator``: unused)."""
         return self.pixel_log_probs(x).flatten(1).sum(1)
 
     # ---- sampling --------------------------------------------------------------------------------
@@ -131,20 +133,20 @@ class AutoregressiveModel(GenerativeModel):
         return logits[:, :, ch, r, c] if categorical else logits[:, ch, r, c]
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, fast: bool = True,
-               noise: torch.Tensor | None = None, **kw: Any) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None, condition: Any = None,
+               fast: bool = True, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Ancestral sampling in raster order: (n, C, H, W) in data space ([0, 1] by default).
 
         The uniform noise for every pixel is drawn up front, (n, H, W, C) in raster order (or given
         as ``noise``), so ``fast=True`` (incremental: reuses earlier computation) and ``fast=False``
         (reruns the whole network for each pixel) give identical samples for the same generator.
         """
-        if n < 1:
-            raise ValueError(f"number of samples must be positive, got {n}")
+        n = check_count(n)
+        self.check_condition(condition)
         ch_, h, w = self.config.shape
         dtype = next(self.parameters()).dtype
         if noise is None:
-            noise = torch.rand(n, h, w, ch_, generator=generator, dtype=dtype, device=self.device)
+            noise = rng.rand((n, h, w, ch_), generator=generator, dtype=dtype, device=self.device)
         elif tuple(noise.shape) != (n, h, w, ch_):
             raise ValueError(f"noise must have shape {(n, h, w, ch_)}, got {tuple(noise.shape)}")
         canvas = torch.zeros(n, ch_, h, w, dtype=dtype, device=self.device)  # values in [0, 1]

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from genzoo.models.autoregressive._common import AutoregressiveConfig, AutoregressiveModel, from_raster
+from genzoo.nn import random as rng
 from genzoo.registry import register_model
 
 
@@ -37,13 +38,14 @@ class Independent(AutoregressiveModel):
         return self.logit.expand(u.shape[0], *self.logit.shape)
 
     @torch.no_grad()
-    def sample(self, n, *, generator=None, fast=True, noise=None, **kw):
+    def sample(self, n, *, generator=None, condition=None, fast=True, noise=None):
         """All pixels at once when ``fast`` (no dependencies); same noise layout as the base."""
         if not fast:
-            return super().sample(n, generator=generator, fast=False, noise=noise)
+            return super().sample(n, generator=generator, condition=condition, fast=False, noise=noise)
+        self.check_condition(condition)
         ch, h, w = self.config.shape
         if noise is None:
-            noise = torch.rand(n, h, w, ch, generator=generator, dtype=self.logit.dtype, device=self.device)
+            noise = rng.rand((n, h, w, ch), generator=generator, dtype=self.logit.dtype, device=self.device)
         u = noise.permute(0, 3, 1, 2)  # (n, C, H, W)
         logits = self._logits(u)
         if self.categorical:

@@ -29,6 +29,8 @@ from genzoo.models.autoregressive._common import (
     raster_index,
     to_raster,
 )
+from genzoo.models.base import check_count
+from genzoo.nn import random as rng
 from genzoo.nn.nets import ACTIVATIONS, mlp
 from genzoo.registry import register_model
 
@@ -115,7 +117,8 @@ class OrderAgnosticNADE(AutoregressiveModel):
             return -F.cross_entropy(logits.transpose(1, 2), target, reduction="none").sum(1)
         return -F.binary_cross_entropy_with_logits(logits, v, reduction="none").sum(1)
 
-    def log_prob(self, x: torch.Tensor, *, orderings: int | None = None, **kw) -> torch.Tensor:
+    def log_prob(self, x: torch.Tensor, *, k: int | None = None, generator: torch.Generator | None = None,
+                 orderings: int | None = None) -> torch.Tensor:
         """Exact log p(x) of the ensemble of the first ``orderings`` orderings (default: all of the
         config's): log mean_k p(x | o_k). Costs D network passes per image and ordering."""
         self._check(x)
@@ -136,18 +139,18 @@ class OrderAgnosticNADE(AutoregressiveModel):
         return self._pixel_logits(self._hidden(v, mask), pixel)
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, fast: bool = True,
-               noise: torch.Tensor | None = None, **kw) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None, condition=None, fast: bool = True,
+               noise: torch.Tensor | None = None) -> torch.Tensor:
         """Raster-order ancestral sampling for one ordering; for an ensemble each sample first
         draws its ordering uniformly, then its pixels in that order (one pass per pixel)."""
         if self.config.orderings == 1:
-            return super().sample(n, generator=generator, fast=fast, noise=noise, **kw)
-        if n < 1:
-            raise ValueError(f"number of samples must be positive, got {n}")
+            return super().sample(n, generator=generator, condition=condition, fast=fast, noise=noise)
+        n = check_count(n)
+        self.check_condition(condition)
         d, dtype = self.config.dim, next(self.parameters()).dtype
-        which = torch.randint(len(self.orders), (n,), generator=generator, device=self.device)
+        which = rng.randint(len(self.orders), (n,), generator=generator, device=self.device)
         if noise is None:
-            noise = torch.rand(n, d, generator=generator, dtype=dtype, device=self.device)
+            noise = rng.rand((n, d), generator=generator, dtype=dtype, device=self.device)
         noise = noise.reshape(n, d)  # indexed by step t
         orders = self.orders[which]  # (n, D)
         rank = torch.argsort(orders, dim=1)  # rank[b, i] = step at which pixel i is drawn
