@@ -100,18 +100,21 @@ def load_mnist5k():
     return (torch.cat([d.train.x, d.valid.x]), torch.cat([d.train.y, d.valid.y]), d.test.x, d.test.y)
 
 
-def one_class_dataset(x_pool, y_pool, x_test, y_test, digit: int, valid_frac: float, seed: int):
-    from genzoo.data import ImageDataset, Split
+def one_class_dataset(x_pool, y_pool, x_test, y_test, digit: int, valid_frac: float, seed: int,
+                      binary: bool = True):
+    from genzoo.data import DataSpec, ImageDataset, Split
 
     xd = x_pool[y_pool == digit]
     g = torch.Generator().manual_seed(seed + digit)
     perm = torch.randperm(len(xd), generator=g)
     n_valid = max(1, int(round(valid_frac * len(xd))))
     yd = torch.full((len(xd),), digit, dtype=torch.long)
+    shape = tuple(x_test.shape[1:])
+    spec = DataSpec(shape, "binary", 2, binarization="static") if binary else DataSpec(shape, "quantized", 256)
     return ImageDataset(
         name=f"mnist-one-class-{digit}", train=Split(xd[perm[n_valid:]], yd[perm[n_valid:]]),
         valid=Split(xd[perm[:n_valid]], yd[perm[:n_valid]]), test=Split(x_test, y_test),
-        shape=tuple(x_test.shape[1:]), binary=True, num_classes=10, levels=2)
+        shape=shape, binary=binary, num_classes=10, levels=2 if binary else 256, spec=spec)
 
 
 def main(argv=None) -> int:
@@ -165,13 +168,15 @@ def main(argv=None) -> int:
     results: dict[str, dict[int, float]] = {}
     seconds: dict[str, float] = {}
     for digit in args.digits:
-        data = one_class_dataset(x_pool, y_pool, x_test, y_test, digit, args.valid_frac, args.seed)
+        data = one_class_dataset(x_pool, y_pool, x_test, y_test, digit, args.valid_frac, args.seed,
+                                 binary=args.binarize == "static")
         is_anomaly = (y_test != digit).numpy()
         for name in args.models:
             entry = get_model(name)
             torch.manual_seed(args.seed)
             model = build_model(name, data.shape, entry.default_config(**MODEL_OVERRIDES[name]))
             objective = build_objective(entry.objectives[0])
+            objective.check_data(model, data.spec)  # the data contract: refuses nonsense before training
             tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                              device=args.device, patience=args.patience, progress=False, sample_every=0)
             t0 = time.time()
@@ -183,7 +188,9 @@ def main(argv=None) -> int:
             for score in SCORES[name]:
                 s = anomaly_scores(model, x_test, score, k=args.k, batch_size=500, generator=g)
                 a = 100.0 * auroc(s, is_anomaly)
-                results.setdefault(f"{name} ({score})", {})[digit] = a
+                # a Bernoulli likelihood on grey values is a BCE, not an NLL: say so in the row name
+                grey = score in ("nll", "nelbo") and data.spec.check_model(model) == "bce_grey"
+                results.setdefault(f"{name} ({score}{', grey BCE' if grey else ''})", {})[digit] = a
                 print(f"digit {digit} {name:12s} {score:6s} AUROC {a:6.2f}", file=sys.stderr)
 
     machine = (f"{platform.machine()} {torch.get_num_threads()} threads, "

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from genzoo.objectives.variational import elbo
+
 
 def plain_loop(model, x_cpu: torch.Tensor, epochs: int, device, batch_size: int = 100) -> float:
     from torch.utils.data import DataLoader, TensorDataset
@@ -31,7 +33,7 @@ def plain_loop(model, x_cpu: torch.Tensor, epochs: int, device, batch_size: int 
     for _ in range(epochs):
         for (x,) in loader:
             x = x.to(device, non_blocking=True)
-            loss = -model.elbo(x).mean()
+            loss = -elbo(model, x).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -139,18 +139,19 @@ class GaussianMixture(Distribution):
         return z.reshape(*shape, -1)
 
 
-def mixture_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, rows: int = 8192) -> torch.Tensor:
+def mixture_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, rows: int = 8192,
+                     compute_dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """log (1/K) sum_k N(z; mu_k, diag e^logvar_k) for z (..., L) and K components (K, L): (...).
 
     The quadratic form is expanded into matmuls, sum_l (z_l - m_kl)^2 / v_kl =
     z^2 @ (1/v)^T - 2 z @ (m/v)^T + sum_l m_kl^2 / v_kl, so memory is (rows, K), never (rows, K, L);
     z is processed ``rows`` at a time. The expansion subtracts terms of size |z|^2 / v from each
     other, which float32 cannot do once the components are narrow (posterior log-variance -8: an
-    error of about 0.5 nats; -12: about 28 nats), so it is evaluated in float64 and the result
-    returned in z's dtype."""
+    error of about 0.5 nats; -12: about 28 nats), so it is evaluated in ``compute_dtype`` (float64;
+    float32 only to measure that error) and the result returned in z's dtype."""
     lead = z.shape[:-1]
-    flat = z.reshape(-1, z.shape[-1]).double()  # (N, L)
-    mu64, logvar64 = mu.double(), logvar.double()
+    flat = z.reshape(-1, z.shape[-1]).to(compute_dtype)  # (N, L)
+    mu64, logvar64 = mu.to(compute_dtype), logvar.to(compute_dtype)
     prec = torch.exp(-logvar64)  # (K, L)
     const = -0.5 * (z.shape[-1] * LOG_2PI + logvar64.sum(-1) + (mu64**2 * prec).sum(-1))  # (K,)
     out = []

@@ -10,8 +10,10 @@ An AAE only needs samples of its prior, never densities, so a prior here is a fu
 * ``swissroll``: the 2-D swiss roll t (cos t, sin t) * ``SWISSROLL_SCALE``, t = 1.5 pi (1 + 2u),
   u ~ U(0, 1) (sklearn's parametrisation), plus N(0, ``SWISSROLL_NOISE``^2) noise; with labels,
   class k takes the k-th tenth of the roll, u ~ U(k/10, (k+1)/10) (Makhzani Fig. 4).
-* ``custom``: a user function named ``"module:function"``, called as ``fn(n, dim, generator)``
-  and returning an (n, dim) tensor.
+* ``custom``: a user function, called as ``fn(n, dim, generator)`` and returning an (n, dim)
+  tensor. A config records it by name (``"module:function"``); the function comes from the user
+  (passed in code, typed on the command line, or trusted explicitly), never from importing a
+  name read from a file (see :mod:`genzoo.code`).
 
 For ``dim > 2`` the mixture and swiss roll fill the remaining coordinates with N(0, std^2) noise
 of their own std.
@@ -19,11 +21,12 @@ of their own std.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
 
 import torch
+
+from genzoo import code
 
 PRIORS = ("gaussian", "mixture10", "swissroll", "custom")
 MIXTURE_RADIUS = 4.0
@@ -86,36 +89,25 @@ def swissroll(n: int, dim: int, generator=None, labels=None) -> torch.Tensor:
     return z
 
 
-def load_function(spec: str) -> Callable:
-    """``"package.module:function"`` -> the function (ValueError with the reason otherwise)."""
-    if not isinstance(spec, str) or spec.count(":") != 1:
-        raise ValueError(f"prior_fn must look like 'module:function', got {spec!r}")
-    mod_name, fn_name = spec.split(":")
-    try:
-        module = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise ValueError(f"prior_fn {spec!r}: cannot import module {mod_name!r} ({e})") from None
-    fn = getattr(module, fn_name, None)
-    if not callable(fn):
-        raise ValueError(f"prior_fn {spec!r}: module {mod_name!r} has no function {fn_name!r}")
-    return fn
+def get_prior(name: str, dim: int, prior_fn: Callable | str | None = None) -> Sampler:
+    """The sampler ``sample(n, generator=None, labels=None) -> (n, dim)`` of a named prior.
 
-
-def get_prior(name: str, dim: int, prior_fn: str | None = None) -> Sampler:
-    """The sampler ``sample(n, generator=None, labels=None) -> (n, dim)`` of a named prior."""
+    For ``custom``, ``prior_fn`` is the function itself, or the name of a function the user has
+    trusted in this process (:func:`genzoo.code.trusted`; nothing is imported here)."""
     if name not in PRIORS:
         raise ValueError(f"unknown prior {name!r}; choose from {', '.join(PRIORS)}")
     if name == "custom":
         if not prior_fn:
-            raise ValueError("prior 'custom' needs prior_fn='module:function'")
-        fn = load_function(prior_fn)
+            raise ValueError("prior 'custom' needs prior_fn (a function, or 'module:function')")
+        fn = prior_fn if callable(prior_fn) else code.trusted(prior_fn, "prior_fn")
+        label = prior_fn if isinstance(prior_fn, str) else code.name_of(prior_fn)
 
         def custom(n: int, generator=None, labels=None) -> torch.Tensor:
             if labels is not None:
                 raise ValueError("a custom prior cannot be label-conditioned; use mixture10 or swissroll")
             z = torch.as_tensor(fn(n, dim, generator))
             if z.shape != (n, dim):
-                raise ValueError(f"prior_fn {prior_fn!r} returned shape {tuple(z.shape)}, expected {(n, dim)}")
+                raise ValueError(f"prior_fn {label!r} returned shape {tuple(z.shape)}, expected {(n, dim)}")
             return z.float()
 
         return custom
@@ -130,5 +122,5 @@ def get_prior(name: str, dim: int, prior_fn: str | None = None) -> Sampler:
 
 
 def sample_prior(name: str, n: int, dim: int, generator: torch.Generator | None = None, labels=None,
-                 prior_fn: str | None = None) -> torch.Tensor:
+                 prior_fn: Callable | str | None = None) -> torch.Tensor:
     return get_prior(name, dim, prior_fn)(n, generator, labels)

@@ -100,6 +100,20 @@ def get_objective(name: str) -> ObjectiveEntry:
         raise ValueError(f"unknown objective {name!r}; known: {', '.join(sorted(OBJECTIVES))}") from None
 
 
+def registered_name(model) -> str:
+    """The registry name of a model instance: its ``registry_name`` if set (models built by genzoo),
+    else the first name registered for its class (variants of a class differ only in defaults,
+    and the saved config holds every field)."""
+    name = getattr(model, "registry_name", "")
+    if name:
+        return name
+    _import_all()
+    for entry in MODELS.values():
+        if entry.model_cls is type(model):
+            return entry.name
+    raise ValueError(f"{type(model).__name__} is not a registered genzoo model; register it with @register_model")
+
+
 def _import_all() -> None:
     import genzoo.models  # noqa: F401  (registers every model)
     import genzoo.objectives  # noqa: F401

@@ -6,13 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("genzoo.cli.main", reason="the CLI (genzoo.cli.main) is not there yet")
-
-import genzoo  # noqa: E402
-from genzoo.cli.main import main  # noqa: E402
-from genzoo.data import DataConfig  # noqa: E402
-from genzoo.registry import get_model  # noqa: E402
-from genzoo.training.trainer import TrainConfig  # noqa: E402
+import genzoo
+from genzoo.cli.main import main
+from genzoo.data import DataConfig
+from genzoo.registry import get_model
+from genzoo.training.trainer import TrainConfig
 
 TINY = TrainConfig(epochs=1, batch_size=32, max_steps=2, progress=False, validate=False, sample_every=0)
 

@@ -9,7 +9,7 @@ import types
 import pytest
 import torch
 
-from genzoo import priors
+from genzoo import code, priors
 
 N = 20_000
 
@@ -59,21 +59,27 @@ def test_swissroll_statistics():
 
 
 def test_custom_prior_function():
+    ring = lambda n, dim, generator: torch.ones(n, dim) * 3  # noqa: E731
+    bad = lambda n, dim, generator: torch.ones(n, dim + 1)  # noqa: E731
+    assert torch.equal(priors.sample_prior("custom", 4, 2, prior_fn=ring), torch.full((4, 2), 3.0))
+    with pytest.raises(ValueError, match="returned shape"):
+        priors.sample_prior("custom", 4, 2, prior_fn=bad)
+    # a name is looked up among the functions the user trusted, never imported
     mod = types.ModuleType("genzoo_test_prior_mod")
-    mod.ring = lambda n, dim, generator: torch.ones(n, dim) * 3
-    mod.bad = lambda n, dim, generator: torch.ones(n, dim + 1)
+    mod.ring = ring
     sys.modules[mod.__name__] = mod
     try:
-        ring = priors.sample_prior("custom", 4, 2, prior_fn=f"{mod.__name__}:ring")
-        assert torch.equal(ring, torch.full((4, 2), 3.0))
-        with pytest.raises(ValueError, match="returned shape"):
-            priors.sample_prior("custom", 4, 2, prior_fn=f"{mod.__name__}:bad")
+        with pytest.raises(ValueError, match="never imports"):
+            priors.get_prior("custom", 2, f"{mod.__name__}:ring")
+        code.import_function(f"{mod.__name__}:ring")  # the explicit opt-in
+        assert torch.equal(priors.sample_prior("custom", 4, 2, prior_fn=f"{mod.__name__}:ring"),
+                           torch.full((4, 2), 3.0))
         with pytest.raises(ValueError, match="has no function"):
-            priors.get_prior("custom", 2, f"{mod.__name__}:nope")
+            code.import_function(f"{mod.__name__}:nope")
     finally:
         del sys.modules[mod.__name__]
     with pytest.raises(ValueError, match="module:function"):
-        priors.get_prior("custom", 2, "no_colon")
+        code.import_function("no_colon")
     with pytest.raises(ValueError, match="unknown prior"):
         priors.get_prior("laplace", 2)
 

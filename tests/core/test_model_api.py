@@ -40,6 +40,7 @@ def test_sample_returns_exactly_n_seeded_samples_in_data_space(name):
 def test_log_prob_takes_k_and_generator_and_says_if_it_is_exact(name):
     model = _model(name)
     x = torch.rand(2, *SHAPE, generator=torch.Generator().manual_seed(0)).bernoulli()
+    assert (model.likelihood_type in ("bernoulli", "categorical", "gaussian")) == model.has_likelihood
     if not model.has_likelihood:
         with pytest.raises(NotImplementedError):
             model.log_prob(x, k=3, generator=torch.Generator())
@@ -59,10 +60,21 @@ def test_sample_count_must_be_a_positive_integer(bad):
         check_count(bad)
 
 
-@pytest.mark.parametrize("name", ["independent", "fvsbn", "nade", "pixelcnn", "vae", "gan", "infogan"])
-def test_a_cpu_generator_drives_a_model_on_another_device(name):
-    """The noise is drawn on the generator's device and moved to the model's ("meta" stands in for
-    CUDA: a CPU generator cannot fill a tensor there directly)."""
+def _strict(draw):
+    """``draw`` with the check CUDA makes: a generator fills tensors on its own device only."""
+    def checked(*args, generator=None, device=None, **kw):
+        if generator is not None and device is not None and torch.device(device) != generator.device:
+            raise RuntimeError(f"generator on {generator.device} cannot draw on {device}")
+        return draw(*args, generator=generator, device=device, **kw)
+    return checked
+
+
+@pytest.mark.parametrize("name", ["independent", "fvsbn", "nade", "pixelcnn", "vae", "vae-vamp", "gan", "infogan"])
+def test_a_cpu_generator_drives_a_model_on_another_device(name, monkeypatch):
+    """The noise is drawn on the generator's device and moved to the model's. "meta" stands in for
+    CUDA, with torch's draws made as strict about the generator's device as CUDA's are."""
     model = _model(name).to("meta")
+    for fn in ("rand", "randn", "randint"):
+        monkeypatch.setattr(torch, fn, _strict(getattr(torch, fn)))
     out = model.sample(2, generator=torch.Generator().manual_seed(0))
     assert out.shape == (2, *SHAPE) and out.device.type == "meta"

@@ -46,10 +46,10 @@ def generator(args, model) -> torch.Generator:
 
 
 def value_range(args) -> tuple[float, float]:
+    from genzoo.data.transforms import value_range as scale_range
     from genzoo.training.run import read_run_config
 
-    scale = read_run_config(args.run).get("data", {}).get("scale", "01")
-    return (-1.0, 1.0) if scale == "pm1" else (0.0, 1.0)
+    return scale_range(read_run_config(args.run).get("data", {}).get("scale", "01"))
 
 
 def data_overrides(args) -> dict:

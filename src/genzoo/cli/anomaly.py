@@ -61,9 +61,16 @@ def run(args) -> int:
 
     g = torch.Generator(device=model.device).manual_seed(args.seed)
     scores = anomaly_scores(model, x, score, k=args.k, reference=reference, batch_size=args.batch_size,
-                            generator=g)
+                            generator=g, spec=data.spec)
     result = {"run": str(args.run), "data": args.data or data.name, "split": args.split, "score": score,
               "n": len(scores)}
+    if score in ("nll", "nelbo"):  # what the score is under the data contract (e.g. BCE on grey values)
+        from genzoo.data.spec import figure_label
+
+        figure = data.spec.check_model(model)
+        result["score_is"] = figure_label(figure, exact=score == "nll" and model.exact_likelihood, k=args.k)
+        if score == "nelbo" and figure in ("nll", "dequantized_bound", "continuous_nll"):
+            result["score_is"] = "-ELBO, an upper bound on the NLL"
     is_anomaly = None
     if args.normal_label is not None:
         if y is None:

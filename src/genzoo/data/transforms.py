@@ -16,8 +16,39 @@ import torch.nn.functional as F
 
 if TYPE_CHECKING:
     from genzoo.data.datasets import DataConfig
+    from genzoo.data.spec import DataSpec
 
 RESIZE_CHUNK = 4096  # images per interpolate call: bounds the float32 working memory
+SCALES = ("01", "pm1")
+
+
+# ----------------------------------------------------------------------------- the data range
+# The one place that maps between the two value ranges genzoo uses: "01" = [0, 1] and
+# "pm1" = [-1, 1] (``--scale pm1``). Works on torch tensors and numpy arrays; never in place.
+
+
+def _check_scale(scale: str) -> None:
+    if scale not in SCALES:
+        raise ValueError(f"scale: {scale!r} is not one of {', '.join(SCALES)}")
+
+
+def value_range(scale: str) -> tuple[float, float]:
+    """(low, high) of data with value range ``scale``: (0, 1) or (-1, 1)."""
+    _check_scale(scale)
+    return (-1.0, 1.0) if scale == "pm1" else (0.0, 1.0)
+
+
+def to_unit(x, scale: str):
+    """Data with value range ``scale`` -> [0, 1] (a new tensor/array for pm1, ``x`` itself for 01)."""
+    _check_scale(scale)
+    return (x + 1) * 0.5 if scale == "pm1" else x
+
+
+def from_unit(u, scale: str):
+    """[0, 1] -> data with value range ``scale`` (the inverse of :func:`to_unit`)."""
+    _check_scale(scale)
+    return u * 2 - 1 if scale == "pm1" else u
+
 
 
 def resize_codes(codes: np.ndarray, levels: int, size: int) -> np.ndarray:
@@ -81,10 +112,10 @@ class BatchTransform:
         levels = self.dequantize_levels
         if levels is None:
             return x.clone()
-        unit = (x + 1) * 0.5 if self.pm1 else x  # (B, C, H, W) in [0, 1]
+        scale = "pm1" if self.pm1 else "01"
+        k = torch.round(to_unit(x, scale) * (levels - 1))  # (B, C, H, W) integer levels 0..L-1
         u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        y = (unit * (levels - 1) + u) / levels
-        return y * 2 - 1 if self.pm1 else y
+        return from_unit((k + u) / levels, scale)
 
 
 def native_levels(name: str) -> int:
@@ -92,12 +123,23 @@ def native_levels(name: str) -> int:
     return 17 if name == "digits" else 256
 
 
-def make_batch_transform(cfg: DataConfig) -> BatchTransform | None:
-    """The per-batch transform ``cfg`` asks for, or None when there is nothing to do per batch.
+def make_batch_transform(spec: DataSpec | DataConfig) -> BatchTransform | None:
+    """The per-batch transform of the data ``spec`` describes, or None when there is nothing to do.
 
-    ``binarize="dynamic"`` gives a fresh Bernoulli draw of every training batch; ``dequantize=True``
-    adds uniform noise within each level. The config has already refused combining the two.
+    ``binarization="dynamic"`` gives a fresh Bernoulli draw of every training batch;
+    ``dequantization="uniform"`` adds uniform noise within each of the spec's ``levels``. Prefer a
+    :class:`~genzoo.data.spec.DataSpec` (it knows the dataset's levels); a bare ``DataConfig`` is
+    accepted for old callers and assumes the named source's native levels.
     """
+    from genzoo.data.spec import DataSpec
+
+    if isinstance(spec, DataSpec):
+        if spec.binarization == "dynamic":
+            return BatchTransform(binarize=True)
+        if spec.dequantization == "uniform":
+            return BatchTransform(dequantize_levels=spec.levels, pm1=spec.scale == "pm1")
+        return None
+    cfg = spec
     if cfg.binarize == "dynamic":
         return BatchTransform(binarize=True)
     if cfg.dequantize:

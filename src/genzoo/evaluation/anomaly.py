@@ -68,9 +68,14 @@ def available_scores(model) -> tuple[str, ...]:
 @torch.no_grad()
 def anomaly_scores(model, x: torch.Tensor, score: str = "auto", *, k: int = 100,
                    reference: torch.Tensor | None = None, batch_size: int = 256,
-                   generator: torch.Generator | None = None) -> np.ndarray:
+                   generator: torch.Generator | None = None, spec=None) -> np.ndarray:
     """Anomaly score of each row of ``x`` (N, C, H, W) under ``model`` (higher = more anomalous),
-    as a float64 array (N,). ``reference`` (normal training inputs) is used by ``code``."""
+    as a float64 array (N,). ``reference`` (normal training inputs) is used by ``code``.
+
+    ``spec`` (the run's :class:`~genzoo.data.DataSpec`): inputs get the transform training applied
+    (uniform dequantization for dequantized runs, drawn from ``generator``), and ``nll``/``nelbo``
+    of a dequantized continuous density get the D log(L / width) offset, so that they are the same
+    figures as ``genzoo eval``'s bound on the discrete NLL (one dequantization draw per input)."""
     choices = available_scores(model)
     if score == "auto":
         if not choices:
@@ -84,9 +89,16 @@ def anomaly_scores(model, x: torch.Tensor, score: str = "auto", *, k: int = 100,
     model.eval()
     device = device_of(model)
 
+    def prepare(b):
+        return b if spec is None else spec.eval_transform(b, generator)
+
     def batched(fn, data):
-        return torch.cat([fn(data[i:i + batch_size].to(device)).double().cpu()
+        return torch.cat([fn(prepare(data[i:i + batch_size].to(device))).double().cpu()
                           for i in range(0, len(data), batch_size)])
+
+    offset = 0.0
+    if spec is not None and score in ("nll", "nelbo") and spec.check_model(model) == "dequantized_bound":
+        offset = spec.discrete_offset
 
     if score == "nll":  # k and generator matter only to estimated likelihoods; exact ones ignore them
         out = batched(lambda b: -model.log_prob(b, k=k, generator=generator), x)
@@ -114,7 +126,7 @@ def anomaly_scores(model, x: torch.Tensor, score: str = "auto", *, k: int = 100,
                 logit = logit[0]
             return -logit.reshape(len(b), -1).mean(1)  # (B,)
         out = batched(disc, x)
-    out = out.reshape(-1).numpy().astype(np.float64)
+    out = out.reshape(-1).numpy().astype(np.float64) + offset
     if out.shape[0] != len(x):
         raise ValueError(f"score {score!r} returned {out.shape[0]} values for {len(x)} inputs")
     return out

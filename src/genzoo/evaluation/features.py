@@ -57,6 +57,8 @@ class FeatureNetConfig:
     """The small CNN classifier whose penultimate layer is genzoo's default feature space."""
 
     data: str = field("mnist5k", help="labelled dataset the classifier is trained on")
+    data_seed: int = field(0, help="split seed of that dataset (a run's --data-seed): the classifier trains "
+                                   "on that split's training images, never on its test images")
     seed: int = field(0, help="seed for initialisation and shuffling")
     input_size: int = field(28, help="images are resized to input_size x input_size, 1 channel")
     channels: tuple[int, ...] = field((32, 64), help="conv channels, each block halves the size")
@@ -69,8 +71,12 @@ class FeatureNetConfig:
     @property
     def name(self) -> str:
         """Identifies the network: readable fields plus a short hash of every field (the cache key)."""
-        digest = hashlib.sha256(json.dumps(to_dict(self), sort_keys=True).encode()).hexdigest()[:8]
-        return f"cnn{self.feature_dim}-{self.data}-seed{self.seed}-{digest}"
+        fields = to_dict(self)
+        if not self.data_seed:  # networks cached before the field existed keep their names
+            del fields["data_seed"]
+        digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
+        split = f"-split{self.data_seed}" if self.data_seed else ""
+        return f"cnn{self.feature_dim}-{self.data}{split}-seed{self.seed}-{digest}"
 
 
 def _adapt(x: torch.Tensor, channels: int, size: tuple[int, int] | None) -> torch.Tensor:
@@ -303,8 +309,8 @@ def get_feature_extractor(config: FeatureNetConfig = FeatureNetConfig(), *, retr
     if path.is_file() and not retrain:
         net, meta = load_feature_net(path)
         return ClassifierFeatures(net, accuracy=meta["test_accuracy"])
-    x_tr, y_tr = labelled_split(config.data, "train")
-    x_te, y_te = labelled_split(config.data, "test")
+    x_tr, y_tr = labelled_split(config.data, "train", seed=config.data_seed)
+    x_te, y_te = labelled_split(config.data, "test", seed=config.data_seed)
     if log is not None:
         log(f"training feature network {config.name} on {len(x_tr)} images -> {path}")
     net, acc = train_feature_net(x_tr, y_tr, x_te, y_te, config, log=log)
@@ -324,11 +330,6 @@ def split_tensors(dataset, split: str) -> tuple[torch.Tensor, torch.Tensor | Non
         raise ValueError(f"dataset has no split {split!r}")
     y = getattr(part, "y", None)
     return part.x.float(), (None if y is None else torch.as_tensor(y).long())
-
-
-def to_unit(x: torch.Tensor) -> torch.Tensor:
-    """Map images in [-1, 1] (``--scale pm1``) to [0, 1]; images already in [0, 1] pass through."""
-    return (x + 1.0) / 2.0 if x.numel() and float(x.min()) < 0 else x
 
 
 def labelled_split(data, split: str, **config) -> tuple[torch.Tensor, torch.Tensor]:

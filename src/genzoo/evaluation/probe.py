@@ -24,13 +24,20 @@ from torch import nn
 
 
 @torch.no_grad()
-def encode_all(model, x: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
-    """Codes (N, D) of ``x`` under the frozen encoder ``model.encode``."""
+def encode_all(model, x: torch.Tensor, *, batch_size: int = 500, spec=None, seed: int = 0) -> torch.Tensor:
+    """Codes (N, D) of ``x`` under the frozen encoder ``model.encode``. With the run's ``spec``
+    (:class:`~genzoo.data.DataSpec`) the inputs get the transform training applied (uniform
+    dequantization, seeded by ``seed``) before encoding."""
     if not callable(getattr(model, "encode", None)):
         raise ValueError(f"{type(model).__name__} has no encoder (encode); a probe needs one")
     model.eval()
     device = next(model.parameters(), torch.zeros(0)).device
-    return torch.cat([model.encode(x[i:i + batch_size].to(device)).flatten(1).float().cpu()
+    g = torch.Generator(device=device).manual_seed(seed)
+
+    def prepare(b):
+        return b if spec is None else spec.eval_transform(b, g)
+
+    return torch.cat([model.encode(prepare(x[i:i + batch_size].to(device))).flatten(1).float().cpu()
                       for i in range(0, len(x), batch_size)])
 
 
@@ -113,13 +120,15 @@ def finetune_error(model, x_train: torch.Tensor, y_train: torch.Tensor, x_test: 
 
 def probe(model, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor,
           *, label_counts: tuple[int | None, ...] = (100, 1000, None), seed: int = 0,
-          baselines: bool = True, finetune: bool = False, finetune_epochs: int = 5) -> list[dict]:
+          baselines: bool = True, finetune: bool = False, finetune_epochs: int = 5, spec=None) -> list[dict]:
     """Linear-probe test error of ``model``'s codes (and the pixel and PCA baselines) for each
-    labelled budget in ``label_counts`` (None = all). One dict per (features, budget):
+    labelled budget in ``label_counts`` (None = all); ``spec``: the run's data contract, whose
+    training transform the encoder inputs get (see :func:`encode_all`). One dict per (features, budget):
     ``{"features", "dim", "labels", "test_error"}``; errors are fractions in [0, 1]."""
     from sklearn.decomposition import PCA
 
-    codes_tr, codes_te = encode_all(model, x_train), encode_all(model, x_test)
+    codes_tr = encode_all(model, x_train, spec=spec, seed=seed)
+    codes_te = encode_all(model, x_test, spec=spec, seed=seed + 1)
     d = codes_tr.shape[1]
     feats = {"codes": (codes_tr, codes_te)}
     if baselines:

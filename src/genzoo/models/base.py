@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -64,6 +65,8 @@ class GenerativeModel(nn.Module):
     condition_type: str | None = None
     #: importance samples of log_prob when ``k`` is None (estimated likelihoods only)
     default_k: int | None = None
+    #: the family of p(x) (or of p(x|z)): "bernoulli", "categorical", "gaussian", or None (no likelihood)
+    likelihood_type: str | None = None
     registry_name: str = ""
 
     def __init__(self, config: ModelConfig):
@@ -117,6 +120,35 @@ class GenerativeModel(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latent -> data space: the mean of p(x|z) (VAE), the decoder output (AE, AAE) or G(z) (GAN)."""
         raise NotImplementedError(f"{type(self).__name__} has no decoder")
+
+    # ---- saving on its own; config fields that name code (see genzoo.training.loading) ----------
+    #: keyword arguments of ``__init__`` that take user functions named by config fields
+    code_arguments: tuple[str, ...] = ()
+
+    @classmethod
+    def code_fields(cls, config: ModelConfig) -> dict[str, str]:
+        """The config fields naming Python code (``"module:function"``) this config needs, with their
+        values. A loader never imports them: the caller passes the functions as the keyword
+        arguments of the same names (:mod:`genzoo.code`). Default: none."""
+        return {}
+
+    def save_pretrained(self, directory) -> Path:
+        """Save this model on its own (config.json + model.safetensors, no training state), to share,
+        serve or fine-tune it (``genzoo train MODEL --init-from DIR``); ``genzoo.load(DIR)`` or
+        :meth:`from_pretrained` reads it back."""
+        from genzoo.training.loading import save_pretrained
+
+        return save_pretrained(self, directory)
+
+    @classmethod
+    def from_pretrained(cls, directory, device="cpu", **kw) -> GenerativeModel:
+        """``genzoo.load(directory)`` (a model or run directory), checked to be a ``cls``."""
+        from genzoo.training.loading import load
+
+        model = load(directory, device=device, **kw)
+        if not isinstance(model, cls):
+            raise ValueError(f"{directory} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
 
 
 class LatentVariableModel(GenerativeModel):

@@ -105,14 +105,13 @@ class AdversarialObjective(Objective):
 
     @torch.no_grad()
     def diversity(self, model, n: int = 64) -> float | None:
-        """:func:`sample_spread` of ``n`` samples drawn with a fixed seed (None if the model cannot sample)."""
+        """:func:`sample_spread` of ``n`` samples drawn with a fixed seed (None if the model does not sample)."""
+        if not model.can_sample:
+            return None
         was_training = model.training
         model.eval()
         try:
-            g = torch.Generator().manual_seed(0)
-            samples = model.sample(n, generator=g)
-        except NotImplementedError:
-            return None
+            samples = model.sample(n, generator=torch.Generator().manual_seed(0))
         finally:
             model.train(was_training)
         return sample_spread(samples)

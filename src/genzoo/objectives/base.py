@@ -36,6 +36,12 @@ class Objective:
         """The parameters that ``player``'s optimizer updates."""
         return model.parameters()
 
+    def check_data(self, model: nn.Module, spec) -> None:
+        """Refuse, with a one-line ``DataError``, data (a :class:`genzoo.data.DataSpec`) that this
+        objective cannot train ``model`` on; called once before training. Default: the model's
+        declared likelihood against the data (:meth:`DataSpec.check_model`)."""
+        spec.check_model(model)
+
     def __call__(self, model: nn.Module, batch: Batch, *, player: str = "model",
                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         raise NotImplementedError

@@ -1,7 +1,12 @@
 """The variational objectives of the VAE family: the SGVB ELBO (Kingma & Welling 2013) and the
 importance-weighted bound (Burda et al., "Importance Weighted Autoencoders", 2016). The bounds
 themselves are computed by :mod:`genzoo.objectives.variational` over the model's prior,
-posterior and likelihood."""
+posterior and likelihood.
+
+Data contract (:mod:`genzoo.data.spec`): a Bernoulli decoder on grey-level data may train, as a
+reconstruction loss, but its value is not a bound on any likelihood; the logged figure is then
+named ``grey_bce_plus_kl`` (``grey_bce_iw_bound`` for IWAE) instead of ``neg_elbo``
+(``neg_iwae_bound``). Bernoulli with ``--scale pm1`` is refused before training."""
 
 from __future__ import annotations
 
@@ -30,6 +35,10 @@ class ELBOConfig(ObjectiveConfig):
 class ELBO(Objective):
     monitor = "neg_elbo"
 
+    def check_data(self, model, spec) -> None:
+        if spec.check_model(model) == "bce_grey":
+            self.monitor = "grey_bce_plus_kl"  # BCE on grey values + KL: not a bound on a likelihood
+
     def __call__(self, model, batch: Batch, *, player="model", generator=None):
         c = self.config
         elbo = elbo_estimate(model, batch["x"], k=c.samples, analytic_kl=c.estimator == "B", beta=c.beta,
@@ -38,7 +47,7 @@ class ELBO(Objective):
         if c.beta != 1.0:  # report the true bound too
             with torch.no_grad():
                 elbo = elbo_estimate(model, batch["x"], k=c.samples, generator=generator)
-        out["neg_elbo"] = -elbo.detach()
+        out[self.monitor] = -elbo.detach()
         return out
 
 
@@ -51,6 +60,10 @@ class IWAEConfig(ObjectiveConfig):
 class IWAE(Objective):
     monitor = "neg_iwae_bound"
 
+    def check_data(self, model, spec) -> None:
+        if spec.check_model(model) == "bce_grey":
+            self.monitor = "grey_bce_iw_bound"  # not a bound on a likelihood
+
     def __call__(self, model, batch: Batch, *, player="model", generator=None):
         bound = iwae_bound(model, batch["x"], self.config.samples, generator)  # (B,)
-        return {"loss": -bound, "neg_iwae_bound": -bound.detach()}
+        return {"loss": -bound, self.monitor: -bound.detach()}

@@ -1,4 +1,8 @@
-"""Maximum likelihood: minimise -log p(x) for models with an exact likelihood."""
+"""Maximum likelihood: minimise -log p(x) for models with an exact likelihood.
+
+Data contract (:mod:`genzoo.data.spec`): a categorical likelihood on dequantized data is refused
+before training (it models the integer levels); a Bernoulli likelihood on grey-level data trains
+but logs its figure as ``grey_bce`` (not a likelihood) instead of ``nll``."""
 
 from __future__ import annotations
 
@@ -17,6 +21,10 @@ class NLLConfig(ObjectiveConfig):
 class NLL(Objective):
     monitor = "nll"
 
+    def check_data(self, model, spec) -> None:
+        if spec.check_model(model) == "bce_grey":
+            self.monitor = "grey_bce"
+
     def __call__(self, model, batch: Batch, *, player="model", generator=None):
         nll = -model.log_prob(batch["x"])  # (B,)
-        return {"loss": nll, "nll": nll.detach()}
+        return {"loss": nll, self.monitor: nll.detach()}

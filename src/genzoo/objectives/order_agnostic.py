@@ -31,6 +31,10 @@ class OrderAgnosticConfig(ObjectiveConfig):
 class OrderAgnosticNLL(Objective):
     monitor = "oa_nll"
 
+    def check_data(self, model, spec) -> None:
+        if spec.check_model(model) == "bce_grey":
+            self.monitor = "oa_grey_bce"  # Bernoulli on grey values: not a likelihood
+
     def __call__(self, model, batch: Batch, *, player="model", generator=None):
         x = batch["x"]
         model.check_input(x)
@@ -45,4 +49,4 @@ class OrderAgnosticNLL(Objective):
         else:
             nll = F.binary_cross_entropy_with_logits(logits, v, reduction="none")
         loss = (nll * (1 - mask)).sum(1) * d / (d - observed.squeeze(1)).to(v.dtype)  # (B,)
-        return {"loss": loss, "oa_nll": loss.detach()}
+        return {"loss": loss, self.monitor: loss.detach()}

@@ -20,6 +20,14 @@ class ReconstructionConfig(ObjectiveConfig):
 class Reconstruction(Objective):
     monitor = "reconstruction"
 
+    def check_data(self, model, spec) -> None:
+        super().check_data(model, spec)
+        if self.config.loss == "bce" and spec.scale == "pm1":
+            from genzoo.data import DataError
+
+            raise DataError("scale=pm1: the bce reconstruction loss needs targets in [0, 1]; use --scale 01 "
+                            "or --loss mse")
+
     def __call__(self, model, batch: Batch, *, player="model", generator=None):
         x = batch["x"]
         if self.config.loss == "bce":

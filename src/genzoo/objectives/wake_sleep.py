@@ -32,6 +32,10 @@ class WakeSleep(Objective):
     players = ("wake", "sleep")
     monitor = "neg_elbo"
 
+    def check_data(self, model, spec) -> None:
+        if spec.check_model(model) == "bce_grey":  # Bernoulli on grey values: not an ELBO (data contract)
+            self.monitor = "grey_bce_plus_kl"
+
     def parameters(self, model, player):
         if model.learnt_prior:
             raise ValueError("wake-sleep needs a fixed prior p(z); this model's prior is learnt "
@@ -63,4 +67,4 @@ class WakeSleep(Objective):
 
     @torch.no_grad()
     def evaluate(self, model, batch, *, generator=None):
-        return {"neg_elbo": -elbo(model, batch["x"], generator=generator)}
+        return {self.monitor: -elbo(model, batch["x"], generator=generator)}

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from genzoo.errors import RunFileError, first_line
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -100,14 +103,26 @@ def write_json(path: Path, data: dict) -> None:
     atomic_write(path, w)
 
 
+#: config.json files larger than this are refused before parsing (a real one is a few kB)
+MAX_JSON_BYTES = 1 << 24
+
+
 def read_json(path: Path) -> dict:
+    """Parse a JSON file genzoo wrote (config.json); any malformed content is a one-line
+    :class:`~genzoo.errors.RunFileError` naming the file. The caller checks the fields."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file (is this a genzoo run directory?)")
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise RunFileError(f"{path}: {path.stat().st_size} bytes is too large for a genzoo config file")
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise RunFileError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+        raise RunFileError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise RunFileError(f"{path}: JSON nested too deeply") from None
 
 
 def save_weights(path: Path, module: torch.nn.Module) -> None:
@@ -116,28 +131,53 @@ def save_weights(path: Path, module: torch.nn.Module) -> None:
 
 
 def load_weights(path: Path, module: torch.nn.Module) -> None:
+    """Load a safetensors file into ``module``: every tensor must be there, with its shape and kind
+    (floating point or integer); one-line :class:`~genzoo.errors.RunFileError` otherwise."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
         state = load_file(str(path))
     except Exception as e:  # safetensors raises its own error types
-        raise ValueError(f"{path}: cannot read weights ({e})") from None
-    missing, unexpected = module.load_state_dict(state, strict=False)
+        raise RunFileError(f"{path}: cannot read weights ({first_line(e)})") from None
+    expected = module.state_dict()
+    for k, v in state.items():
+        if k in expected and v.dtype.is_floating_point != expected[k].dtype.is_floating_point:
+            raise RunFileError(f"{path}: tensor {k!r} has dtype {v.dtype}, the model needs {expected[k].dtype}")
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except (RuntimeError, ValueError) as e:  # a shape mismatch, or a value a model's load hook refuses
+        raise RunFileError(f"{path}: {first_line(e)}") from None
     if missing or unexpected:
-        raise ValueError(f"{path}: weights do not match the model (missing {list(missing)[:3]}, "
-                         f"unexpected {list(unexpected)[:3]})")
+        raise RunFileError(f"{path}: weights do not match the model (missing {list(missing)[:3]}, "
+                           f"unexpected {list(unexpected)[:3]})")
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def load_checkpoint(path: Path, map_location="cpu") -> dict:
+def load_checkpoint(path: Path, map_location="cpu", required: tuple[str, ...] = ()) -> dict:
+    """Read a training checkpoint with ``torch.load(weights_only=True)``: tensors, numbers, strings
+    and containers only. A pickle of other objects is refused, and any malformed file (or one
+    without the ``required`` entries) is a one-line :class:`~genzoo.errors.RunFileError` naming it."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint to resume from")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path}: corrupt checkpoint ({type(e).__name__}: {e})") from None
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        text = str(e)
+        if "Unsupported global" in text or "GLOBAL " in text:  # torch's weights-only unpickler refused
+            raise RunFileError(f"{path}: {path.name} is not a weights-only checkpoint "
+                               "(pickled objects are refused)") from None
+        detail = text.split("WeightsUnpickler error:", 1)[-1]  # torch wraps the reason in advice
+        raise RunFileError(f"{path}: corrupt checkpoint ({first_line(detail)})") from None
+    except Exception as e:  # torch's zip reader and unpickler raise many types for corrupt files
+        raise RunFileError(f"{path}: corrupt checkpoint ({type(e).__name__}: {first_line(e)})") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        raise RunFileError(f"{path}: a checkpoint must hold a dict of named entries, got {type(state).__name__}")
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise RunFileError(f"{path}: checkpoint has no {', '.join(map(repr, missing))} entry")
+    return state

@@ -2,7 +2,8 @@
 
 A run directory holds ``config.json`` (model name and config, objective, data, training options,
 the command line and the genzoo version), ``model.safetensors``, ``checkpoint.pt``, ``metrics.csv``
-and pictures. :func:`load` rebuilds the model from the first two, with no pickle.
+and pictures. :func:`load` (:mod:`genzoo.training.loading`) rebuilds the model from the first two, with no
+pickle and no code named by the files.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from genzoo.config import from_dict, to_dict
 from genzoo.registry import get_model, get_objective
 from genzoo.training import checkpoint as ckpt
 from genzoo.training import distributed as dist_util
+from genzoo.training.loading import check_run_dir as _check_run_dir  # noqa: F401  (loading lives there)
+from genzoo.training.loading import load, read_run_config, recorded_data  # noqa: F401
 from genzoo.training.trainer import RESUMABLE_OPTIONS, TrainConfig, Trainer
 
 #: the files ``genzoo train`` writes in a run directory (``--overwrite`` removes these, nothing else)
@@ -151,37 +154,11 @@ def build_objective(name: str, config=None):
     return entry.objective_cls(config if config is not None else entry.config_cls())
 
 
-def _check_run_dir(run_dir: Path) -> Path:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: no such run directory")
-    return run_dir
-
-
-def read_run_config(run_dir: str | Path) -> dict:
-    return ckpt.read_json(_check_run_dir(Path(run_dir)) / ckpt.CONFIG_FILE)
-
-
-def load(run_dir: str | Path, device: str | torch.device = "cpu", weights: str = ckpt.WEIGHTS_FILE):
-    """Rebuild the model saved in ``run_dir`` (config.json + model.safetensors), in eval mode."""
-    run_dir = _check_run_dir(Path(run_dir))
-    info = read_run_config(run_dir)
-    try:
-        entry = get_model(info["model"])
-        cfg = from_dict(entry.config_cls, info["model_config"])
-    except KeyError as e:
-        raise ValueError(f"{run_dir / ckpt.CONFIG_FILE}: missing field {e}") from None
-    model = entry.model_cls(cfg)
-    model.registry_name = info["model"]
-    ckpt.load_weights(run_dir / weights, model)
-    return model.to(device).eval()
-
-
 def load_run_data(run_dir: str | Path, **overrides):
     """The dataset a run was trained on (as recorded in its config.json), with optional overrides."""
     from genzoo.data import DataConfig, load_dataset
 
-    info = read_run_config(run_dir)
+    info = recorded_data(run_dir)
     cfg = replace(from_dict(DataConfig, info["data"]), **overrides)
     return load_dataset(cfg)
 
@@ -234,7 +211,7 @@ def train(model_name: str, *, data_config=None, out_dir: str | Path, model_confi
 def _train(model_name: str, *, data_config, out_dir: Path, model_config, objective, objective_config, train_config,
            resume, data_b_config, command, dataset, given_model_options, init_from, force,
            allow_world_size_change, resume_options):
-    from genzoo.data import DataConfig, load_dataset, make_batch_transform
+    from genzoo.data import DataConfig, DataSpec, load_dataset, make_batch_transform
 
     info = None
     if resume:
@@ -300,8 +277,10 @@ def _train(model_name: str, *, data_config, out_dir: Path, model_config, objecti
     elif not resume:
         model.init_from_data(data.train.x)
     obj = build_objective(objective, objective_config)
+    spec = data.spec if getattr(data, "spec", None) is not None else DataSpec.from_data(data_config, data)
+    obj.check_data(model, spec)  # the data contract: a one-line DataError before any training
     trainer = Trainer(model, obj, data, train_config, out_dir=out_dir,
-                      batch_transform=make_batch_transform(data_config), force=force,
+                      batch_transform=make_batch_transform(spec), force=force,
                       allow_world_size_change=allow_world_size_change)
     trainer.preflight(check=not resume)  # before any file is written
     if trainer.dist.is_main:
@@ -309,7 +288,8 @@ def _train(model_name: str, *, data_config, out_dir: Path, model_config, objecti
             "genzoo_version": genzoo.__version__,
             "model": model_name, "model_config": to_dict(model.config),
             "objective": objective, "objective_config": to_dict(obj.config),
-            "data": to_dict(data_config), "data_b": to_dict(data_b_config) if data_b_config else None,
+            "data": to_dict(data_config), "data_spec": spec.to_dict(),
+            "data_b": to_dict(data_b_config) if data_b_config else None,
             "train": to_dict(train_config),
             "command": command if command is not None else " ".join(["genzoo", *sys.argv[1:]]),
             "num_classes": data.num_classes, "levels": data.levels,

@@ -620,6 +620,9 @@ class Trainer:
             ckpt.atomic_write(path, lambda tmp: save_grid(images, tmp, value_range=self._value_range()))
 
     def _value_range(self) -> tuple[float, float]:
+        spec = getattr(self.data, "spec", None)  # the data contract says; datasets built by hand: guess
+        if spec is not None:
+            return spec.value_range
         lo = float(self.data.train.x[:256].min())
         return (-1.0, 1.0) if lo < 0 else (0.0, 1.0)
 

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
 
 from genzoo.config import field
+from genzoo.data.transforms import from_unit, to_unit
 from genzoo.models.base import GenerativeModel, ModelConfig, check_count
 
 __all__ = ["GAN_TRAINING", "AdversarialConfig", "Discriminator", "ImplicitModel", "as_labels", "build_generator",
@@ -272,11 +273,11 @@ class ImplicitModel(GenerativeModel):
     # -- data range ------------------------------------------------------------------------
     def to_data(self, t: torch.Tensor) -> torch.Tensor:
         """Network output in [-1, 1] -> data space."""
-        return (t + 1) / 2 if self.config.data_range == "01" else t
+        return to_unit(t, "pm1") if self.config.data_range == "01" else t
 
     def from_data(self, x: torch.Tensor) -> torch.Tensor:
         """Data -> the [-1, 1] range the networks see."""
-        return x * 2 - 1 if self.config.data_range == "01" else x
+        return from_unit(x, "pm1") if self.config.data_range == "01" else x
 
     # -- the pieces the objectives call ----------------------------------------------------
     def generator_parameters(self):

@@ -15,11 +15,13 @@ the model's samples). Trained by the ``aae`` objective.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from genzoo import code
 from genzoo.config import field
 from genzoo.models.adversarial._nets import GAN_TRAINING, as_labels
 from genzoo.models.base import LatentVariableModel, ModelConfig, check_count
@@ -34,17 +36,20 @@ class AAEConfig(ModelConfig):
     hidden: tuple[int, ...] = field((1000, 1000), help="encoder/decoder MLP hidden sizes (Makhzani: 1000-1000)")
     d_hidden: tuple[int, ...] = field((1000, 1000), help="code discriminator MLP hidden sizes")
     prior: str = field("gaussian", help="prior p(z) imposed on the codes", choices=PRIORS)
-    prior_fn: str | None = field(None, help="for prior=custom: 'module:function' called as fn(n, dim, generator)")
+    prior_fn: str | None = field(None, help="for prior=custom: 'module:function' called as fn(n, dim, generator) "
+                                 "(in Python the function itself may be given; it is recorded by name)")
     conditional_prior: bool = field(False, help="feed D the one-hot label and draw the prior sample from the "
                                     "label's component (mixture10 / swissroll)")
     num_classes: int = field(10, help="number of labels for the conditional prior")
     data_range: str = field("01", help="range of the data (decoder output: sigmoid or tanh)", choices=("01", "pm1"))
 
     def __post_init__(self):
+        if callable(self.prior_fn):  # a function given in code: trust it, record its name
+            object.__setattr__(self, "prior_fn", code.register(self.prior_fn))
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
         if self.prior == "custom" and not self.prior_fn:
-            raise ValueError("prior='custom' needs prior_fn='module:function'")
+            raise ValueError("prior='custom' needs prior_fn (a function, or 'module:function')")
         if self.conditional_prior and self.prior not in ("mixture10", "swissroll"):
             raise ValueError(f"conditional_prior needs prior mixture10 or swissroll, got {self.prior!r}")
 
@@ -55,8 +60,11 @@ class AAEConfig(ModelConfig):
 class AAE(LatentVariableModel):
     has_likelihood = False
     exact_likelihood = False
+    code_arguments = ("prior_fn",)
 
-    def __init__(self, config: AAEConfig):
+    def __init__(self, config: AAEConfig, *, prior_fn: Callable | None = None):
+        """``prior_fn``: the function of a custom prior (default: the one trusted in this process
+        under ``config.prior_fn``; a name from a file is never imported, see :mod:`genzoo.code`)."""
         super().__init__(config)
         c = config
         self.latent_dim = c.latent_dim
@@ -64,7 +72,11 @@ class AAE(LatentVariableModel):
         self.decoder = mlp(c.latent_dim, tuple(reversed(c.hidden)), c.dim, "relu")
         self.d_cond = c.num_classes if c.conditional_prior else 0
         self.discriminator = mlp(c.latent_dim + self.d_cond, c.d_hidden, 1, "relu")
-        self._prior = get_prior(c.prior, c.latent_dim, c.prior_fn)
+        self._prior = get_prior(c.prior, c.latent_dim, prior_fn if prior_fn is not None else c.prior_fn)
+
+    @classmethod
+    def code_fields(cls, config: AAEConfig) -> dict[str, str]:
+        return {"prior_fn": config.prior_fn} if config.prior == "custom" else {}
 
     @property
     def condition_type(self) -> str | None:

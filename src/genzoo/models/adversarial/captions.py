@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from genzoo.nn import random as rng
+
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ADJECTIVES = (("thin", "thick"), ("upright", "slanted"), ("small", "large"))
 #: index 0 is padding; the closed vocabulary follows
@@ -158,7 +160,6 @@ def tokenize(texts: str | list[str] | tuple[str, ...]) -> torch.Tensor:
 
 def random_tokens(n: int, generator: torch.Generator | None = None, num_classes: int = 10) -> torch.Tensor:
     """n random captions (uniform label, each adjective slot uniform over {first, second, none})."""
-    labels = torch.randint(num_classes, (n,), generator=generator,
-                           device=generator.device if generator is not None else "cpu")
-    attrs = torch.randint(3, (n, 3), generator=generator, device=labels.device) - 1  # (n, 3) in {-1, 0, 1}
+    labels = rng.randint(num_classes, (n,), generator=generator)  # on the generator's device
+    attrs = rng.randint(3, (n, 3), generator=generator) - 1  # (n, 3) in {-1, 0, 1}
     return tokens_from(labels, attrs)

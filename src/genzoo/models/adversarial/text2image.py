@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from genzoo.config import field
+from genzoo.data.transforms import to_unit
 from genzoo.models.adversarial import captions
 from genzoo.models.adversarial._nets import (
     GAN_TRAINING,
@@ -100,7 +101,7 @@ class Text2Image(ImplicitModel):
         return captions.describe(self._unit(x), y, self.config.thresholds)
 
     def _unit(self, x: torch.Tensor) -> torch.Tensor:
-        return (x + 1) / 2 if self.config.data_range == "pm1" else x
+        return to_unit(x, self.config.data_range)
 
     def captions_for(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """Token ids (B, L) of the captions of a batch (needs the labels)."""

@@ -69,6 +69,11 @@ class VAE(VariationalModel):
             self.pseudo = torch.nn.Parameter(0.5 + 0.01 * torch.randn(config.pseudo_inputs, *config.shape))
 
     @property
+    def likelihood_type(self) -> str:
+        """The decoder's family: "bernoulli" or "gaussian"."""
+        return self.config.decoder
+
+    @property
     def learnt_prior(self) -> bool:
         return self.config.prior == "vamp"
 

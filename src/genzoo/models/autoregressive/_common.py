@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.config import field
+from genzoo.data.transforms import from_unit as scale_from_unit
+from genzoo.data.transforms import to_unit as scale_to_unit
 from genzoo.models.base import GenerativeModel, ModelConfig, check_count
 from genzoo.nn import random as rng
 
@@ -62,17 +64,26 @@ class AutoregressiveModel(GenerativeModel):
         return self.config.likelihood == "categorical"
 
     @property
+    def likelihood_type(self) -> str:
+        return self.config.likelihood
+
+    @property
     def out_per_pixel(self) -> int:
         """Logits per pixel: 1 (Bernoulli) or ``levels`` (categorical)."""
         return self.config.levels if self.categorical else 1
 
+    @property
+    def likelihood_levels(self) -> int | None:
+        """The data contract (:mod:`genzoo.data.spec`): levels of the categorical likelihood."""
+        return self.config.levels if self.categorical else None
+
     def to_unit(self, x: torch.Tensor) -> torch.Tensor:
         """Data space -> [0, 1]."""
-        return (x + 1) / 2 if self.config.input_scale == "pm1" else x
+        return scale_to_unit(x, self.config.input_scale)
 
     def from_unit(self, u: torch.Tensor) -> torch.Tensor:
         """[0, 1] -> data space."""
-        return u * 2 - 1 if self.config.input_scale == "pm1" else u
+        return scale_from_unit(u, self.config.input_scale)
 
     def targets(self, x: torch.Tensor) -> torch.Tensor:
         """Categorical targets: the integer level of each pixel, (B, C, H, W)."""

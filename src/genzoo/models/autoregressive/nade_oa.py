@@ -9,7 +9,10 @@ D / (D - d), which is an unbiased estimate of the NLL averaged over all D! order
 Any ordering then gives an exact, normalised model ``p(x | o) = prod_t p(x_{o_t} | x_{o_<t})``
 at D network passes per image. ``orderings > 1`` makes the ensemble
 ``p(x) = 1/K sum_k p(x | o_k)`` (EoNADE), which is also exact, and which is how order-agnostic
-training pays off; ordering 0 is the raster order, the others are fixed seeded permutations.
+training pays off; ordering 0 is the raster order, the others are seeded permutations drawn once,
+when the model is created, and saved with the weights (the ``orders`` buffer), so a saved model
+keeps its orderings whatever ``torch.randperm`` does in another torch version; files written
+before the buffer existed get them regenerated from ``ordering_seed`` as before.
 Fixed-order NADE (:mod:`genzoo.models.autoregressive.nade`) stays the fast single-order model.
 """
 
@@ -56,7 +59,30 @@ class OrderAgnosticNADE(AutoregressiveModel):
         self.net = mlp(2 * d, tuple(config.hidden), d * k, config.activation)
         gen = torch.Generator().manual_seed(config.ordering_seed)
         orders = [torch.arange(d)] + [torch.randperm(d, generator=gen) for _ in range(config.orderings - 1)]
-        self.register_buffer("orders", torch.stack(orders), persistent=False)  # (K, D), raster indices
+        self.register_buffer("orders", torch.stack(orders))  # (K, D), raster indices; saved
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """Saved orderings must be K permutations of the D pixels; files without them (written
+        before they were saved) keep the ones regenerated from ``ordering_seed``."""
+        key = prefix + "orders"
+        if key not in state_dict:
+            state_dict[key] = self.orders
+        else:
+            self._check_orders(state_dict[key])
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    def _check_orders(self, orders: torch.Tensor) -> None:
+        if tuple(orders.shape) != tuple(self.orders.shape):
+            raise ValueError(f"orders: saved shape {list(orders.shape)}, the config needs {list(self.orders.shape)}")
+        if orders.device.type == "meta":  # a shape-only check (genzoo.training.loading)
+            return
+        if orders.dtype.is_floating_point or orders.dtype == torch.bool:
+            raise ValueError(f"orders: must hold integer pixel indices, got dtype {orders.dtype}")
+        ref = torch.arange(self.config.dim, device=orders.device)
+        if not torch.equal(orders.sort(dim=1).values, ref.expand_as(orders)):
+            raise ValueError("orders: every saved ordering must be a permutation of the pixels")
 
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
