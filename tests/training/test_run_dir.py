@@ -140,7 +140,7 @@ def test_resume_repairs_the_directory_after_a_crash(tmp_path, tiny_data):
     (["--epochs", "0"], "--epochs: must be a positive integer, got 0"),
     (["--epochs", "-3"], "--epochs: must be a positive integer, got -3"),
     (["--batch-size", "0"], "--batch-size: must be a positive integer, got 0"),
-    (["--lr", "nan"], "field 'lr' must be a finite number, got NaN"),
+    (["--lr", "-1"], "--lr: must be >= 0, got -1.0"),
     (["--max-steps", "0"], "--max-steps"),
 ])
 def test_bad_training_options_are_one_line_errors(tmp_path, argv, message, cli_error):

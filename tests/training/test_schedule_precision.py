@@ -90,7 +90,7 @@ def test_the_keras_vae_loss_is_elbo_with_beta_0392_per_pixel():
     q = model.posterior(x)
     mu, logvar = q.mean, q.logvar
     z = q.rsample((1,), torch.Generator().manual_seed(1))[0]
-    probs = model.decode(z).flatten()
+    probs = model.likelihood(z).mean.flatten()
     xent = torch.nn.functional.binary_cross_entropy(probs, x.flatten())  # Keras flattens the whole batch
     kl = -5e-4 * torch.mean(1 + logvar - mu**2 - logvar.exp(), dim=-1)
     keras = torch.mean(xent + kl)

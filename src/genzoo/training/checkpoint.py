@@ -21,6 +21,8 @@ METRICS_FILE = "metrics.csv"
 
 
 TMP_SUFFIX = ".tmp"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read the process umask once, at import
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -46,6 +48,7 @@ def atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the mode open() would
     try:
         write(tmp)
         with open(tmp, "rb+") as f:
