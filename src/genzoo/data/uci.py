@@ -73,8 +73,8 @@ def as_binary_vectors(arr: np.ndarray, source: str) -> np.ndarray:
         raise DataError(f"{source}: dtype {arr.dtype} is not numeric")
     if not ((arr == 0) | (arr == 1)).all():
         bad = np.argwhere(~((arr == 0) | (arr == 1)))[0]
-        raise DataError(f"{source}: values must be 0 or 1, found {arr[tuple(bad)]!r} at row {bad[0]}, "
-                        f"column {bad[1]}")
+        raise DataError(f"{source}: values must be 0 or 1, found {arr[tuple(bad)].item()} at row {bad[0] + 1}, "
+                        f"column {bad[1] + 1} (counting from 1)")
     return np.ascontiguousarray(arr, dtype=np.uint8)
 
 

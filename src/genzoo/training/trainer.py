@@ -397,6 +397,8 @@ class Trainer:
             return
         finally:
             self.model.train()
+        if images.dim() == 2:  # binary vectors (D,): one 1-pixel-high strip per sample
+            images = images.reshape(images.shape[0], 1, 1, -1)
         save_grid(images, self.out_dir / "samples.png", value_range=self._value_range())
         if self.config.sample_history:
             save_grid(images, self.out_dir / "samples" / f"epoch_{epoch:03d}.png", value_range=self._value_range())
