@@ -12,13 +12,15 @@ Rows and grids (all Adam, batch 100, learning rate 1e-3 unless said, at most ``-
 (twice that for the two order/mask-sampling rows, which converge more slowly), early stopping after
 ``--patience`` epochs without improvement of the objective's validation figure):
 
-* mob: EM (genzoo.objectives.em), K in {32, 64, 128, 256}, pseudo-count 1 (MAP with Beta(2, 2)).
+* mob: EM (genzoo.objectives.em), K in {32, 64, 128, 256}, pseudo-count in {1, 0.01} (MAP with
+  Beta(1 + a, 1 + a) priors on the means), keeping the EM iteration best on validation.
 * fvsbn: weight decay in {1e-4, 1e-3, 1e-2}, learning rate 5e-3 (convex, slow at 1e-3).
 * nade: 500 hidden units, no weight decay (one configuration: NADE costs ~15x MADE per epoch here).
 * eonade: order-agnostic NADE, one hidden layer of 500, no weight decay; trained by the
   order-agnostic objective, tested on an ensemble of ``--orderings`` orderings (D network passes
   per example and ordering: the expensive part).
-* made: one hidden layer of 500, one mask (natural order), weight decay in {0, 1e-3}.
+* made: one hidden layer of 500, one mask (natural order), weight decay in {0, 1e-3}, without and
+  with direct input-output connections.
 * made-ms: MADE with mask sampling, a set of 32 masks (connectivity and ordering resampled), ensemble
   of all 32 at test time, no weight decay.
 
@@ -62,7 +64,7 @@ ROWS = tuple(PUBLISHED)
 def grid(row: str) -> list[dict]:
     """The configurations tried for ``row``: model options, objective options and weight decay."""
     if row == "mob":
-        return [{"components": k, "pseudo_count": 1.0} for k in (32, 64, 128, 256)]
+        return [{"components": k, "pseudo_count": a} for a in (1.0, 0.01) for k in (32, 64, 128, 256)]
     if row == "fvsbn":
         return [{"weight_decay": wd} for wd in (1e-4, 1e-3, 1e-2)]
     if row == "nade":
@@ -70,7 +72,8 @@ def grid(row: str) -> list[dict]:
     if row == "eonade":
         return [{"hidden": [500], "weight_decay": 0.0}]
     if row == "made":
-        return [{"hidden": [500], "weight_decay": wd} for wd in (0.0, 1e-3)]
+        return [{"hidden": [500], "weight_decay": wd, **({"direct": True} if direct else {})}
+                for direct in (False, True) for wd in (0.0, 1e-3)]
     if row == "made-ms":
         return [{"hidden": [500], "masks": 32, "order_agnostic": True, "weight_decay": 0.0}]
     raise ValueError(f"unknown row {row!r}")

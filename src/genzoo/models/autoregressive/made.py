@@ -7,7 +7,7 @@ position of d in the ordering), hidden units m^l(k) drawn uniformly from
 
     M^{W^l}[k, k'] = 1[m^l(k) >= m^{l-1}(k')]     (hidden layers, eq. 12)
     M^V[d, k]      = 1[m^0(d) >  m^L(k)]          (output layer, eq. 13)
-    M^A[d, d']     = 1[m^0(d) >  m^0(d')]         (optional direct input-output connections, sec. 4.3)
+    M^A[d, d']     = 1[m^0(d) >  m^0(d')]         (optional direct input-output connections: an FVSBN)
 
 so p(x) = prod_d p(x_d | x_{m^0 < m^0(d)}) is exact and normalised, at one network pass.
 
