@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--orderings", type=int, default=4, help="EoNADE test ensemble size")
     p.add_argument("--em-iterations", type=int, default=200)
     p.add_argument("--out", default="runs/uci")
+    p.add_argument("--report", action="store_true", help="only print the table of OUT/results.jsonl")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     results_file = Path(args.out) / "results.jsonl"
@@ -158,6 +159,9 @@ def main(argv: list[str] | None = None) -> None:
         for line in results_file.read_text().splitlines():
             r = json.loads(line)
             done[(r["dataset"], r["row"], json.dumps(r["params"], sort_keys=True), r["seed"])] = r
+    if args.report:
+        print_table(done, args.datasets, args.rows, args.seeds)
+        return
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS')}", flush=True)
     datasets = {}
