@@ -19,8 +19,8 @@ Rows and grids (all Adam, batch 100, learning rate 1e-3 unless said, at most ``-
 * eonade: order-agnostic NADE, one hidden layer of 500, no weight decay; trained by the
   order-agnostic objective, tested on an ensemble of ``--orderings`` orderings (D network passes
   per example and ordering: the expensive part).
-* made: one hidden layer of 500, one mask (natural order), weight decay in {0, 1e-3}, without and
-  with direct input-output connections.
+* made: one hidden layer of 500, one mask (natural order), weight decay in {0, 1e-3, 1e-2}, without
+  and with direct input-output connections.
 * made-ms: MADE with mask sampling, a set of 32 masks (connectivity and ordering resampled), ensemble
   of all 32 at test time, no weight decay.
 
@@ -73,7 +73,7 @@ def grid(row: str) -> list[dict]:
         return [{"hidden": [500], "weight_decay": 0.0}]
     if row == "made":
         return [{"hidden": [500], "weight_decay": wd, **({"direct": True} if direct else {})}
-                for direct in (False, True) for wd in (0.0, 1e-3)]
+                for direct in (False, True) for wd in (0.0, 1e-3, 1e-2)]
     if row == "made-ms":
         return [{"hidden": [500], "masks": 32, "order_agnostic": True, "weight_decay": 0.0}]
     raise ValueError(f"unknown row {row!r}")
