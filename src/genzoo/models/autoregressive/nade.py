@@ -75,15 +75,15 @@ class NADE(AutoregressiveModel):
                 outs.append(torch.einsum("bdh,dkh->bdk", h, self.V[s:s + n]))  # (B, n, K)
             else:
                 outs.append(torch.einsum("bdh,dh->bd", h, self.V[s:s + n]))  # (B, n)
-        return from_raster(torch.cat(outs, 1) + self.b, self.config.shape, self.categorical)
+        return from_raster(torch.cat(outs, 1) + self.b, self.grid, self.categorical)
 
     def _fast_start(self, n, canvas):
         return {"a": self.c.expand(n, -1).clone()}  # (n, H)
 
     def _fast_step(self, state, canvas, r, c, ch):
-        i = raster_index(self.config.shape, r, c, ch)
+        i = raster_index(self.grid, r, c, ch)
         if i > 0:
-            pr, pc, pch = _previous(self.config.shape, i)
+            pr, pc, pch = _previous(self.grid, i)
             state["a"] += canvas[:, pch, pr, pc].unsqueeze(1) * self.W[:, i - 1]  # O(H)
         h = torch.sigmoid(state["a"])  # (n, H)
         if self.categorical:

@@ -132,7 +132,7 @@ class OrderAgnosticNADE(AutoregressiveModel):
         return ordered[:, rank]  # back to raster positions
 
     def _logits(self, u: torch.Tensor) -> torch.Tensor:
-        return from_raster(self._order_logits(to_raster(u), self.orders[0]), self.config.shape, self.categorical)
+        return from_raster(self._order_logits(to_raster(u), self.orders[0]), self.grid, self.categorical)
 
     def _log_prob_in_order(self, x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
         u = self.to_unit(x)
@@ -157,7 +157,7 @@ class OrderAgnosticNADE(AutoregressiveModel):
     # ---- sampling ---------------------------------------------------------------------------------
     def _fast_step(self, state, canvas, r, c, ch):
         """One network pass for the next raster pixel (the naive sampler runs D passes for it)."""
-        i = raster_index(self.config.shape, r, c, ch)
+        i = raster_index(self.grid, r, c, ch)
         v = to_raster(canvas)
         mask = torch.zeros_like(v)
         mask[:, :i] = 1

@@ -58,6 +58,7 @@ class ResidualBlock(nn.Module):
                 summary="PixelCNN: masked convolutions (mask A then residual mask-B blocks)")
 class PixelCNN(AutoregressiveModel):
     max_channels = 1
+    images_only = True
 
     def __init__(self, config: PixelCNNConfig):
         super().__init__(config)

@@ -152,6 +152,7 @@ class DiagonalBiLSTMLayer(nn.Module):
 
 class _PixelRNN(AutoregressiveModel):
     max_channels = 1
+    images_only = True
     layer_cls: type[nn.Module]
 
     def __init__(self, config: PixelRNNConfig):
