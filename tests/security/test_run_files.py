@@ -67,7 +67,7 @@ CONFIG_CASES = {
                        "field 'min_logvar' must be a finite number, got -Infinity"),
     "bad choice": (model_field("decoder", "poisson"), "field 'decoder' must be one of bernoulli, gaussian"),
     "post_init check": (model_field("latent_dim", 0), "model_config"),
-    "shape 1-d": (model_field("shape", [64]), "field 'shape' must be 3 positive sizes"),
+    "shape 2-d": (model_field("shape", [8, 8]), "field 'shape' must be (C, H, W) or (D,)"),
     "unknown field": (model_field("lattent_dim", 3), "unknown field(s) \"lattent_dim\" for VAEConfig"),
     "no model": (drop("model"), "missing field 'model'"),
     "no model_config": (drop("model_config"), "missing field 'model_config'"),

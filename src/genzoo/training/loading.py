@@ -86,8 +86,8 @@ def check_run_config(info, path: str | Path = ckpt.CONFIG_FILE):
         raise RunFileError(f"{path}: field 'model': {e}") from None
     cfg = from_dict(entry.config_cls, _required(info, "model_config", path), where=f"{path}: model_config")
     shape = cfg.shape
-    if len(shape) != 3 or any(s < 1 for s in shape):
-        raise ConfigError(f"{path}: model_config: field 'shape' must be 3 positive sizes (C, H, W), "
+    if len(shape) not in (1, 3) or any(s < 1 for s in shape):
+        raise ConfigError(f"{path}: model_config: field 'shape' must be (C, H, W) or (D,) of positive sizes, "
                           f"got {describe(list(shape))}")
     _check_sections(info, entry, path)
     return entry, cfg

@@ -92,15 +92,15 @@ class MADE(AutoregressiveModel):
         [min of the layer below, D - 1] (0 when D = 1: units that see no input)."""
         d = self.config.dim
         if self.config.order_agnostic and not ordered:
-            m0 = torch.randperm(d, generator=generator) + 1
+            m0 = torch.randperm(d, generator=generator, device="cpu") + 1  # on the CPU: degrees are drawn there
         else:
-            m0 = torch.arange(1, d + 1)
+            m0 = torch.arange(1, d + 1, device="cpu")
         degrees, low = [m0], 1
         for size in self.config.hidden:
             if low > d - 1:
-                m = torch.zeros(size, dtype=torch.long)
+                m = torch.zeros(size, dtype=torch.long, device="cpu")
             else:
-                m = torch.randint(low, d, (size,), generator=generator)
+                m = torch.randint(low, d, (size,), generator=generator, device="cpu")
             degrees.append(m)
             low = int(m.min())
         return [m.to(self.device) for m in degrees]
