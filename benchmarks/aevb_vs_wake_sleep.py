@@ -154,7 +154,10 @@ def train_one(method: str, latent: int, args, data, train_subset, test_x) -> Run
     epochs_total = max(1, round(args.samples / EPOCH_SAMPLES))
     first = not (run_dir / "checkpoint.pt").exists()
     reached = res.points[-1]["epoch"] if res.points else 0
-    for epochs in [e for e in log_epochs(epochs_total, args.points) if e > reached]:
+    legs = [e for e in log_epochs(epochs_total, args.points) if e > reached]
+    if not first and last_epoch(run_dir) > reached:  # an interrupted leg went past the last point
+        legs = sorted(set(legs) | {last_epoch(run_dir)})
+    for epochs in legs:
         try:
             model, _ = genzoo.train("vae", data_config=dcfg, out_dir=run_dir, objective=objective,
                                     objective_config=ocfg, dataset=data, train_config=tcfg(lr, epochs),
@@ -245,18 +248,24 @@ def cmd_report(args) -> int:
     fig = save_curve_panels(panels, args.figure, xlabel="# training samples evaluated", ylabel="ELBO (nats)",
                             logx=True, ylim=tuple(args.ylim) if args.ylim else None)
     print(f"wrote {fig}", file=sys.stderr)
-    lines = ["| N_z | method | Adagrad lr | samples | train ELBO | test ELBO | test log p(x) (IS) | CPU time |",
-             "|---|---|---|---|---|---|---|---|"]
+    common = min(r["points"][-1]["samples"] for r in rows)  # every run has a point here: equal footing
+    lines = [f"| N_z | method | Adagrad lr | train / test ELBO at {common:,} samples | samples reached | "
+             "train / test ELBO there | test log p(x), IS | CPU time |", "|---|---|---|---|---|---|---|---|"]
     rows_csv = ["method,latent_dim,lr,samples,epoch,train_elbo,test_elbo,cpu_s"]
     for r in sorted(rows, key=lambda r: (r["latent_dim"], r["method"])):
         last, f = r["points"][-1], r["final"]
-        ll = (f"{f['is_ll_nats']:.2f} ± {f['is_ll_stderr']:.2f} (k={f['is_k']}, {f['is_images']} imgs)"
-              if "is_ll_nats" in f else "n/a")
+        at = max((p for p in r["points"] if p["samples"] <= common), key=lambda p: p["samples"])
+        ll = (f"{f['is_ll_nats']:.2f} ± {f['is_ll_stderr']:.2f}" if "is_ll_nats" in f else "n/a")
         cpu = f.get("cpu_s", last["cpu_s"])
-        lines.append(f"| {r['latent_dim']} | {r['method']} | {r['lr']} | {last['samples']:,} | "
-                     f"{last['train_elbo']:.2f} | {last['test_elbo']:.2f} | {ll} | {cpu / 60:.0f} min |")
+        lines.append(f"| {r['latent_dim']} | {r['method']} | {r['lr']} | {at['train_elbo']:.2f} / "
+                     f"{at['test_elbo']:.2f} | {last['samples']:,} | {last['train_elbo']:.2f} / "
+                     f"{last['test_elbo']:.2f} | {ll} | {cpu / 60:.1f} min |")
         rows_csv += [f"{r['method']},{r['latent_dim']},{r['lr']},{p['samples']},{p['epoch']},{p['train_elbo']:.4f},"
-                f"{p['test_elbo']:.4f},{p['cpu_s']}" for p in r["points"]]
+                     f"{p['test_elbo']:.4f},{p['cpu_s']}" for p in r["points"]]
+    ks = {(f.get("is_k"), f.get("is_images")) for f in (r["final"] for r in rows) if "is_k" in f}
+    lines.append("")
+    lines.append("IS: importance sampling with q(z|x) as proposal, k and test images: "
+                 + ", ".join(f"k={k} on {n}" for k, n in sorted(ks)) + "; ± is the standard error over images.")
     Path(args.out, "curves.csv").write_text("\n".join(rows_csv) + "\n")
     Path(args.out, "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
