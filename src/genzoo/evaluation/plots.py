@@ -168,7 +168,7 @@ def save_curve_panels(panels: list[dict], path: str | Path, *, xlabel: str, ylab
     """Learning curves in side-by-side panels sharing the axes' meaning (AEVB figure 2 style).
 
     ``panels``: ``[{"title": str, "curves": [{"x", "y", "label", optional "color", "linestyle",
-    "marker"}]}]``; one legend, taken from the first panel."""
+    "marker"}]}]``; one legend with every label once, one x range for all panels."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -193,8 +193,24 @@ def save_curve_panels(panels: list[dict], path: str | Path, *, xlabel: str, ylab
         ax.tick_params(labelsize=8)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
+    xs = [float(v) for p in panels for c in p["curves"] for v in np.asarray(c["x"], dtype=float).ravel()]
+    xs = [v for v in xs if np.isfinite(v) and (v > 0 or not logx)]
+    if len(set(xs)) > 1:  # one x range for every panel, so the panels compare at a glance
+        pad = (max(xs) / min(xs)) ** 0.04 if logx else 0.0
+        lo, hi = (min(xs) / pad, max(xs) * pad) if logx else (min(xs), max(xs))
+        for ax in axes.flat[:len(panels)]:
+            ax.set_xlim(lo, hi)
+    if logx:
+        from matplotlib.ticker import NullFormatter
+
+        for ax in axes.flat[:len(panels)]:
+            ax.xaxis.set_minor_formatter(NullFormatter())
     axes[0, 0].set_ylabel(ylabel, fontsize=9)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    seen: dict[str, object] = {}  # the legend: every label once, in order of appearance
+    for ax in axes.flat[:len(panels)]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    handles, labels = list(seen.values()), list(seen)
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 2 * ncols), fontsize=8, frameon=False)
         fig.tight_layout(rect=(0, 0.1 if nrows == 1 else 0.05, 1, 1))
