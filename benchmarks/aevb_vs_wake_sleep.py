@@ -256,6 +256,8 @@ def cmd_report(args) -> int:
         last, f = r["points"][-1], r["final"]
         at = max((p for p in r["points"] if p["samples"] <= common), key=lambda p: p["samples"])
         ll = (f"{f['is_ll_nats']:.2f} ± {f['is_ll_stderr']:.2f}" if "is_ll_nats" in f else "n/a")
+        if "is_ll_nats" in f and f["samples"] != last["samples"]:  # an extension stopped before its IS
+            ll += f" (at {f['samples']:,})"
         cpu = f.get("cpu_s", last["cpu_s"])
         lines.append(f"| {r['latent_dim']} | {r['method']} | {r['lr']} | {at['train_elbo']:.2f} / "
                      f"{at['test_elbo']:.2f} | {last['samples']:,} | {last['train_elbo']:.2f} / "
