@@ -101,8 +101,13 @@ def last_epoch(run_dir: Path) -> int:
 def mean_elbo(model, x: torch.Tensor, seed: int, batch: int = 1000) -> float:
     """Mean ELBO (SGVB estimator B, one sample) over ``x``, in nats per image."""
     model.eval()
+    try:  # the ELBO as a function of the model (main's API after the VAE refactor), else the method
+        from genzoo.objectives.variational import elbo
+    except ImportError:
+        def elbo(m, c, generator=None):
+            return m.elbo(c, generator=generator)
     g = torch.Generator().manual_seed(seed)
-    total = sum(float(model.elbo(c, generator=g).sum()) for c in x.split(batch))
+    total = sum(float(elbo(model, c, generator=g).sum()) for c in x.split(batch))
     return total / len(x)
 
 
