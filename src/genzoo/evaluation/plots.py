@@ -124,3 +124,117 @@ def save_curves(rows: list[dict], keys: list[str], path: str | Path, title: str 
     ax.legend()
     ax.set_title(title)
     return _save(fig, path)
+
+
+CURVE_X = ("epoch", "step", "samples", "time")
+
+
+def run_curve(run_dir: str | Path, metric: str, x: str = "epoch") -> tuple[np.ndarray, np.ndarray]:
+    """One column of a run's ``metrics.csv`` against ``x``: ``epoch``, ``step``, ``samples`` (steps
+    times the recorded batch size, which is per process: under torchrun multiply by the process
+    count) or ``time`` (cumulative training seconds). Rows without the metric are skipped."""
+    import csv
+
+    from genzoo.training import checkpoint as ckpt
+
+    if x not in CURVE_X:
+        raise ValueError(f"unknown x axis {x!r}; choose from {', '.join(CURVE_X)}")
+    path = Path(run_dir) / ckpt.METRICS_FILE
+    if not path.is_file():
+        raise ValueError(f"{path}: not found; is {run_dir} a genzoo run directory with finished epochs?")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or metric not in rows[0]:
+        cols = ", ".join(k for k in (rows[0] if rows else {}) if k not in ("epoch", "step"))
+        raise ValueError(f"{path}: no column {metric!r}; it has {cols or 'no rows'}")
+    if x == "samples":
+        batch = ckpt.read_json(Path(run_dir) / ckpt.CONFIG_FILE).get("train", {}).get("batch_size")
+        if not batch:
+            raise ValueError(f"{Path(run_dir) / ckpt.CONFIG_FILE}: no train.batch_size to count samples with")
+    xs, ys, elapsed = [], [], 0.0
+    for r in rows:
+        elapsed += float(r.get("seconds") or 0.0)
+        if r.get(metric) in (None, ""):
+            continue
+        xs.append({"epoch": float(r["epoch"]), "step": float(r["step"]), "time": elapsed,
+                   "samples": float(r["step"]) * (batch if x == "samples" else 0)}[x])
+        ys.append(float(r[metric]))
+    return np.asarray(xs), np.asarray(ys)
+
+
+def save_curve_panels(panels: list[dict], path: str | Path, *, xlabel: str, ylabel: str = "",
+                      logx: bool = False, logy: bool = False, ylim: tuple[float, float] | None = None,
+                      ncols: int | None = None) -> Path:
+    """Learning curves in side-by-side panels sharing the axes' meaning (AEVB figure 2 style).
+
+    ``panels``: ``[{"title": str, "curves": [{"x", "y", "label", optional "color", "linestyle",
+    "marker"}]}]``; one legend with every label once, one x range for all panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not panels:
+        raise ValueError("no curves to plot")
+    ncols = ncols or min(len(panels), 5)
+    nrows = int(math.ceil(len(panels) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.9 * nrows + 0.5), dpi=80, squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        for c in panel["curves"]:
+            ax.plot(c["x"], c["y"], label=c.get("label"), color=c.get("color"),
+                    linestyle=c.get("linestyle", "-"), marker=c.get("marker", "."), markersize=3)
+        ax.set_xscale("log" if logx else "linear")
+        ax.set_yscale("log" if logy else "linear")
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.set_title(panel.get("title", ""), fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.tick_params(labelsize=8)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    xs = [float(v) for p in panels for c in p["curves"] for v in np.asarray(c["x"], dtype=float).ravel()]
+    xs = [v for v in xs if np.isfinite(v) and (v > 0 or not logx)]
+    if len(set(xs)) > 1:  # one x range for every panel, so the panels compare at a glance
+        pad = (max(xs) / min(xs)) ** 0.04 if logx else 0.0
+        lo, hi = (min(xs) / pad, max(xs) * pad) if logx else (min(xs), max(xs))
+        for ax in axes.flat[:len(panels)]:
+            ax.set_xlim(lo, hi)
+    if logx:
+        from matplotlib.ticker import NullFormatter
+
+        for ax in axes.flat[:len(panels)]:
+            ax.xaxis.set_minor_formatter(NullFormatter())
+    axes[0, 0].set_ylabel(ylabel, fontsize=9)
+    seen: dict[str, object] = {}  # the legend: every label once, in order of appearance
+    for ax in axes.flat[:len(panels)]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    handles, labels = list(seen.values()), list(seen)
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 2 * ncols), fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0.1 if nrows == 1 else 0.05, 1, 1))
+    else:
+        fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def save_run_curves(runs: list[str | Path], metrics: list[str], path: str | Path, *, x: str = "epoch",
+                    labels: list[str] | None = None, logx: bool = False, logy: bool = False) -> Path:
+    """Overlay the learning curves of several runs: one panel per metric, one line per run."""
+    if labels is not None and len(labels) != len(runs):
+        raise ValueError(f"--labels gives {len(labels)} names for {len(runs)} runs")
+    names = labels or [Path(r).name or str(r) for r in runs]
+    panels = []
+    for m in metrics:
+        curves = []
+        for run, name in zip(runs, names):
+            xs, ys = run_curve(run, m, x)
+            curves.append({"x": xs, "y": ys, "label": name})
+        panels.append({"title": m, "curves": curves})
+    xlabel = {"time": "training seconds", "samples": "training samples"}.get(x, x)
+    return save_curve_panels(panels, path, xlabel=xlabel, logx=logx, logy=logy)
