@@ -18,5 +18,10 @@ class NLL(Objective):
     monitor = "nll"
 
     def __call__(self, model, batch: Batch, *, player="model", generator=None):
-        nll = -model.log_prob(batch["x"])  # (B,)
+        if getattr(model, "conditional", False):  # e.g. the class-conditional gated PixelCNN
+            if batch.get("y") is None:
+                raise ValueError("the model is conditional on labels but the data have none (batch['y'])")
+            nll = -model.log_prob(batch["x"], condition=batch["y"])  # (B,)
+        else:
+            nll = -model.log_prob(batch["x"])  # (B,)
         return {"loss": nll, "nll": nll.detach()}

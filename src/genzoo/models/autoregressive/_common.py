@@ -10,7 +10,12 @@ Output types (``likelihood``):
 * ``"categorical"``: a ``levels``-way softmax per pixel for quantised data x = k / (levels - 1)
   (8-bit: levels=256, the target is round(255 x)); logits (B, levels, C, H, W)
   (PixelRNN paper, section 5.3: a discrete softmax over pixel values).
+* ``"logistic-mixture"``: a mixture of ``mixtures`` discretized logistics per sub-pixel with the
+  PixelCNN++ linear dependence of G on R and B on R, G (:class:`~genzoo.nn.discretized.LogisticMixture`);
+  parameters (B, P, C, H, W), P = mixtures * (2 + C).
 Data in [-1, 1] (``input_scale="pm1"``) are mapped to [0, 1] first, and samples are mapped back.
+The discrete likelihoods take the integer level of each value per batch
+(:func:`~genzoo.nn.discretized.to_levels`) and refuse values off the grid (dequantized data).
 """
 
 from __future__ import annotations
@@ -23,13 +28,19 @@ import torch.nn.functional as F
 
 from genzoo.config import field
 from genzoo.models.base import GenerativeModel, ModelConfig
+from genzoo.nn.discretized import LogisticMixture, inverse_cdf, to_levels
+
+LIKELIHOODS = ("bernoulli", "categorical", "logistic-mixture")
+COUNT_CHUNK = 1024  # examples per step when counting training marginals: memory per chunk, not per dataset
 
 
 @dataclass(frozen=True)
 class AutoregressiveConfig(ModelConfig):
-    likelihood: str = field("bernoulli", choices=("bernoulli", "categorical"),
-                            help="per-pixel output: Bernoulli logits (binary data) or a softmax over levels")
-    levels: int = field(256, help="number of pixel values for the categorical likelihood (256 = 8 bit)")
+    likelihood: str = field("bernoulli", choices=LIKELIHOODS,
+                            help="per-pixel output: Bernoulli logits (binary data), a softmax over levels, or "
+                                 "a discretized logistic mixture (PixelCNN++)")
+    levels: int = field(256, help="number of pixel values for the discrete likelihoods (256 = 8 bit)")
+    mixtures: int = field(10, help="logistic-mixture: components per sub-pixel")
     input_scale: str = field("01", choices=("01", "pm1"),
                              help="range of the data: [0, 1] or [-1, 1] (mapped to [0, 1] inside)")
 
@@ -40,15 +51,23 @@ class AutoregressiveModel(GenerativeModel):
     exact_likelihood = True
     #: largest number of data channels the model's masks handle (None: any)
     max_channels: int | None = None
+    #: whether the model's own log_prob/sampling paths handle the logistic-mixture output
+    supports_mixture: bool = True
+    #: whether log_prob/sample take a ``condition`` (class labels or vectors)
+    conditional: bool = False
 
     def __init__(self, config: AutoregressiveConfig):
         super().__init__(config)
         if len(config.shape) != 3:
             raise ValueError(f"shape must be (C, H, W), got {config.shape}")
-        if config.likelihood not in ("bernoulli", "categorical"):
-            raise ValueError(f"likelihood must be 'bernoulli' or 'categorical', got {config.likelihood!r}")
-        if config.likelihood == "categorical" and config.levels < 2:
+        if config.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {config.likelihood!r}")
+        if config.likelihood != "bernoulli" and config.levels < 2:
             raise ValueError(f"levels must be at least 2, got {config.levels}")
+        if config.likelihood == "logistic-mixture" and not self.supports_mixture:
+            raise ValueError(f"{type(self).__name__} does not support likelihood=logistic-mixture")
+        self.mixture = (LogisticMixture(config.shape[0], config.mixtures, config.levels)
+                        if config.likelihood == "logistic-mixture" else None)
         if config.input_scale not in ("01", "pm1"):
             raise ValueError(f"input_scale must be '01' or 'pm1', got {config.input_scale!r}")
         if self.max_channels is not None and config.shape[0] > self.max_channels:
@@ -61,8 +80,16 @@ class AutoregressiveModel(GenerativeModel):
         return self.config.likelihood == "categorical"
 
     @property
+    def vector_output(self) -> bool:
+        """Whether each sub-pixel has a vector of outputs (categorical, logistic mixture): the
+        outputs are then (B, P, C, H, W), else (B, C, H, W)."""
+        return self.config.likelihood != "bernoulli"
+
+    @property
     def out_per_pixel(self) -> int:
-        """Logits per pixel: 1 (Bernoulli) or ``levels`` (categorical)."""
+        """Outputs per sub-pixel: 1 (Bernoulli), ``levels`` (categorical) or the mixture's parameters."""
+        if self.mixture is not None:
+            return self.mixture.num_params
         return self.config.levels if self.categorical else 1
 
     def to_unit(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,19 +101,28 @@ class AutoregressiveModel(GenerativeModel):
         return u * 2 - 1 if self.config.input_scale == "pm1" else u
 
     def targets(self, x: torch.Tensor) -> torch.Tensor:
-        """Categorical targets: the integer level of each pixel, (B, C, H, W)."""
-        levels = self.config.levels
-        return torch.round(self.to_unit(x) * (levels - 1)).long().clamp(0, levels - 1)
+        """Discrete targets: the integer level of each sub-pixel, (B, C, H, W) long, taken per
+        batch; a ValueError when x is off the level grid (dequantized)."""
+        return to_levels(self.to_unit(x), self.config.levels)
 
     @torch.no_grad()
     def marginal_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of each pixel's training marginal in raster order, smoothed by one pseudo-count:
         (D,) log-odds (Bernoulli) or (D, levels) log-frequencies (categorical). The usual
-        initial output bias: the model then starts at the independent-pixel fit."""
-        n = x.shape[0]
+        initial output bias: the model then starts at the independent-pixel fit. Counted
+        ``COUNT_CHUNK`` examples at a time: memory per chunk, whatever the dataset size. For the
+        logistic mixture (no closed-form fit) zeros (D, P): unit-scale components at 0."""
+        n, d = x.shape[0], x[0].numel()
+        if self.mixture is not None:
+            return x.new_zeros(d, self.out_per_pixel)
         if self.categorical:
-            counts = F.one_hot(to_raster(self.targets(x)), self.out_per_pixel).sum(0).float()  # (D, K)
-            return torch.log((counts + 1.0) / (n + self.out_per_pixel))
+            k = self.config.levels
+            counts = torch.zeros(d * k, dtype=torch.float64, device=x.device)
+            offsets = torch.arange(d, device=x.device) * k  # (D,)
+            for s in range(0, n, COUNT_CHUNK):
+                idx = to_raster(self.targets(x[s: s + COUNT_CHUNK])) + offsets  # (b, D)
+                counts += torch.bincount(idx.flatten(), minlength=d * k).double()
+            return torch.log((counts.view(d, k) + 1.0) / (n + k)).to(x.dtype)
         p = (to_raster(self.to_unit(x)).sum(0) + 1.0) / (n + 2.0)  # (D,)
         return torch.log(p) - torch.log1p(-p)
 
@@ -95,49 +131,83 @@ class AutoregressiveModel(GenerativeModel):
             raise ValueError(f"expected images of shape (B, {', '.join(map(str, self.config.shape))}), "
                              f"got {tuple(x.shape)}")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of every conditional: (B, C, H, W) (Bernoulli) or (B, levels, C, H, W)."""
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Outputs of every conditional: logits (B, C, H, W) (Bernoulli), (B, levels, C, H, W)
+        (categorical) or mixture parameters (B, P, C, H, W)."""
         self._check(x)
-        return self._logits(self.to_unit(x))
+        return self._outputs(self.to_unit(x), condition)
 
     def _logits(self, u: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def pixel_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+    def _outputs(self, u: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        """``_logits(u)``, with the condition for conditional models (which take it as a keyword)."""
+        if self.conditional:
+            if condition is None:
+                raise ValueError(f"{type(self).__name__} is conditional: pass condition= (labels or vectors)")
+            return self._logits(u, condition=condition)
+        if condition is not None:
+            raise ValueError(f"{type(self).__name__} is not conditional: it takes no condition")
+        return self._logits(u)
+
+    def pixel_log_probs(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x_i | x_<i) for every pixel: (B, C, H, W)."""
         self._check(x)
         u = self.to_unit(x)
-        logits = self._logits(u)
-        if self.categorical:
-            return -F.cross_entropy(logits, self.targets(x), reduction="none")  # (B, C, H, W)
-        return -F.binary_cross_entropy_with_logits(logits, u, reduction="none")
+        if self.vector_output:
+            k = self.targets(x)  # (B, C, H, W) levels, checked to be on the grid
+            logits = self._outputs(u, condition)
+            if self.mixture is not None:
+                return self.mixture.log_prob(logits, k)
+            return -F.cross_entropy(logits, k, reduction="none")  # (B, C, H, W)
+        return -F.binary_cross_entropy_with_logits(self._outputs(u, condition), u, reduction="none")
 
-    def log_prob(self, x: torch.Tensor, **kw: Any) -> torch.Tensor:
-        """Exact log p(x) = sum_i log p(x_i | x_<i) in nats: (B,)."""
-        return self.pixel_log_probs(x).flatten(1).sum(1)
+    def conditional_log_probs(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x_i = v | x_<i) for every value v of every sub-pixel i, teacher-forced on x:
+        (B, V, C, H, W) with V = 2 (Bernoulli: values 0, 1) or ``levels``."""
+        self._check(x)
+        out = self._outputs(self.to_unit(x), condition)
+        if self.mixture is not None:
+            return self.mixture.all_levels(out, self.targets(x))
+        if self.categorical:
+            return torch.log_softmax(out, dim=1)
+        return torch.stack([F.logsigmoid(-out), F.logsigmoid(out)], dim=1)
+
+    def log_prob(self, x: torch.Tensor, *, condition: torch.Tensor | None = None, **kw: Any) -> torch.Tensor:
+        """Exact log p(x) (or log p(x | condition)) = sum_i log p(x_i | x_<i) in nats: (B,)."""
+        return self.pixel_log_probs(x, condition).flatten(1).sum(1)
 
     # ---- sampling --------------------------------------------------------------------------------
-    def _draw(self, logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Inverse-CDF draw of one pixel from its logits ((B,) or (B, levels)) with uniform noise
-        ``u`` (B,): returns the pixel value in [0, 1]."""
-        if not self.categorical:
+    def _draw(self, logits: torch.Tensor, u: torch.Tensor, pixel: torch.Tensor | None = None,
+              ch: int = 0) -> torch.Tensor:
+        """Inverse-CDF draw of one sub-pixel from its outputs ((B,) or (B, P)) with uniform noise
+        ``u`` (B,): returns the value in [0, 1]. The mixture also reads the earlier channels of the
+        same pixel, ``pixel`` (B, C) in [0, 1], for its linear dependence."""
+        if not self.vector_output:
             return (u < torch.sigmoid(logits)).to(u.dtype)
-        cdf = torch.softmax(logits, dim=-1).cumsum(-1)  # (B, levels)
-        k = (cdf < u.unsqueeze(-1)).sum(-1).clamp(max=self.config.levels - 1)
-        return k.to(u.dtype) / (self.config.levels - 1)
+        levels = self.config.levels
+        if self.mixture is not None:
+            if pixel is None:
+                raise ValueError("the logistic mixture needs the earlier channels of the pixel to draw")
+            k_pixel = torch.round(pixel * (levels - 1)).long()  # (B, C)
+            params = logits.unsqueeze(-1).expand(-1, -1, pixel.shape[1])  # (B, P, C): channel ch is read
+            logits = self.mixture.all_levels(params, k_pixel, ch)  # (B, levels)
+        return inverse_cdf(logits, u).to(u.dtype) / (levels - 1)
 
-    @staticmethod
-    def _pick(logits: torch.Tensor, categorical: bool, r: int, c: int, ch: int) -> torch.Tensor:
-        return logits[:, :, ch, r, c] if categorical else logits[:, ch, r, c]
+    def _pick(self, logits: torch.Tensor, r: int, c: int, ch: int) -> torch.Tensor:
+        """Outputs of sub-pixel (r, c, ch) from a full output map: (B,) or (B, P)."""
+        return logits[:, :, ch, r, c] if self.vector_output else logits[:, ch, r, c]
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, fast: bool = True,
-               noise: torch.Tensor | None = None, **kw: Any) -> torch.Tensor:
+               noise: torch.Tensor | None = None, condition: torch.Tensor | None = None,
+               **kw: Any) -> torch.Tensor:
         """Ancestral sampling in raster order: (n, C, H, W) in data space ([0, 1] by default).
 
         The uniform noise for every pixel is drawn up front, (n, H, W, C) in raster order (or given
         as ``noise``), so ``fast=True`` (incremental: reuses earlier computation) and ``fast=False``
         (reruns the whole network for each pixel) give identical samples for the same generator.
+        Conditional models take ``condition`` (see their ``sample``).
         """
         if n < 1:
             raise ValueError(f"number of samples must be positive, got {n}")
@@ -148,15 +218,18 @@ class AutoregressiveModel(GenerativeModel):
         elif tuple(noise.shape) != (n, h, w, ch_):
             raise ValueError(f"noise must have shape {(n, h, w, ch_)}, got {tuple(noise.shape)}")
         canvas = torch.zeros(n, ch_, h, w, dtype=dtype, device=self.device)  # values in [0, 1]
-        state = self._fast_start(n, canvas) if fast else None
+        cond_kw = {"condition": condition} if self.conditional else {}
+        if condition is not None and not self.conditional:
+            raise ValueError(f"{type(self).__name__} is not conditional: it takes no condition")
+        state = self._fast_start(n, canvas, **cond_kw) if fast else None
         for r in range(h):
             for c in range(w):
                 for ch in range(ch_):
                     if fast:
                         logits = self._fast_step(state, canvas, r, c, ch)
                     else:
-                        logits = self._pick(self._logits(canvas), self.categorical, r, c, ch)
-                    canvas[:, ch, r, c] = self._draw(logits, noise[:, r, c, ch])
+                        logits = self._pick(self._logits(canvas, **cond_kw), r, c, ch)
+                    canvas[:, ch, r, c] = self._draw(logits, noise[:, r, c, ch], canvas[:, :, r, c], ch)
         return self.from_unit(canvas)
 
     def _fast_start(self, n: int, canvas: torch.Tensor) -> Any:
@@ -164,8 +237,8 @@ class AutoregressiveModel(GenerativeModel):
         return None
 
     def _fast_step(self, state: Any, canvas: torch.Tensor, r: int, c: int, ch: int) -> torch.Tensor:
-        """Logits ((n,) or (n, levels)) of pixel (r, c, ch), given ``canvas`` filled before it."""
-        return self._pick(self._logits(canvas), self.categorical, r, c, ch)
+        """Outputs ((n,) or (n, P)) of sub-pixel (r, c, ch), given ``canvas`` filled before it."""
+        return self._pick(self._logits(canvas), r, c, ch)
 
 
 def to_raster(u: torch.Tensor) -> torch.Tensor:

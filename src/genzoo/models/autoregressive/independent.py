@@ -24,13 +24,13 @@ class Independent(AutoregressiveModel):
     def __init__(self, config: IndependentConfig):
         super().__init__(config)
         k = self.out_per_pixel
-        shape = (k, *config.shape) if self.categorical else tuple(config.shape)
+        shape = (k, *config.shape) if self.vector_output else tuple(config.shape)
         self.logit = nn.Parameter(torch.zeros(shape))  # (C, H, W) or (K, C, H, W)
 
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
         """Start at the maximum-likelihood fit: each pixel's (smoothed) training marginal."""
-        logits = from_raster(self.marginal_logits(x).unsqueeze(0), self.config.shape, self.categorical)
+        logits = from_raster(self.marginal_logits(x).unsqueeze(0), self.config.shape, self.vector_output)
         self.logit.copy_(logits[0])
 
     def _logits(self, u: torch.Tensor) -> torch.Tensor:
@@ -39,13 +39,13 @@ class Independent(AutoregressiveModel):
     @torch.no_grad()
     def sample(self, n, *, generator=None, fast=True, noise=None, **kw):
         """All pixels at once when ``fast`` (no dependencies); same noise layout as the base."""
-        if not fast:
-            return super().sample(n, generator=generator, fast=False, noise=noise)
+        if not fast or self.mixture is not None:  # the mixture's channels depend on each other
+            return super().sample(n, generator=generator, fast=fast, noise=noise)
         ch, h, w = self.config.shape
         if noise is None:
             noise = torch.rand(n, h, w, ch, generator=generator, dtype=self.logit.dtype, device=self.device)
         u = noise.permute(0, 3, 1, 2)  # (n, C, H, W)
         logits = self._logits(u)
-        if self.categorical:
+        if self.vector_output:
             logits = logits.movedim(1, -1)  # (n, C, H, W, K)
         return self.from_unit(self._draw(logits, u))
