@@ -20,6 +20,7 @@ The discrete likelihoods take the integer level of each value per batch
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,10 +112,15 @@ class AutoregressiveModel(GenerativeModel):
         (D,) log-odds (Bernoulli) or (D, levels) log-frequencies (categorical). The usual
         initial output bias: the model then starts at the independent-pixel fit. Counted
         ``COUNT_CHUNK`` examples at a time: memory per chunk, whatever the dataset size. For the
-        logistic mixture (no closed-form fit) zeros (D, P): unit-scale components at 0."""
+        logistic mixture (no closed-form fit): (D, P) with equal weights, means spread evenly over
+        [-0.9, 0.9] (distinct components, so that they can specialise) and scales 2 / M."""
         n, d = x.shape[0], x[0].numel()
         if self.mixture is not None:
-            return x.new_zeros(d, self.out_per_pixel)
+            m = self.config.mixtures
+            out = x.new_zeros(d, self.out_per_pixel)
+            out[:, m: 2 * m] = torch.linspace(-0.9, 0.9, m, dtype=x.dtype, device=x.device) if m > 1 else 0.0
+            out[:, 2 * m: 3 * m] = math.log(2.0 / m)
+            return out
         if self.categorical:
             k = self.config.levels
             counts = torch.zeros(d * k, dtype=torch.float64, device=x.device)
