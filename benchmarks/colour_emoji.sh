@@ -7,7 +7,7 @@ DATA=${DATA:-/work/shared/data}
 COMMON="--data emoji --data-dir $DATA --size 32 --vendor google --batch-size 16 --sample-every 0 --progress false"
 STEPS=${STEPS:-60}  # CPU budget: the shared 2-core machine gave each run a few % of a core
 case "$1" in
-  independent) genzoo_args="independent --likelihood categorical --epochs 2" ;;
+  independent) genzoo_args="independent --likelihood categorical --epochs 1 --max-steps 1 --validate false" ;;  # init_from_data is the ML fit
   pixelcnn)    genzoo_args="pixelcnn --likelihood categorical --features 16 --residual-blocks 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
   gated)       genzoo_args="pixelcnn-gated --likelihood categorical --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
   gated-mix)   genzoo_args="pixelcnn-gated --likelihood logistic-mixture --mixtures 5 --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;

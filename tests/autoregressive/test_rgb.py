@@ -253,3 +253,24 @@ def test_vector_condition(make_model):
     assert model.sample(4, condition=h, generator=torch.Generator().manual_seed(0)).shape == (4, 1, 2, 2)
     with pytest.raises(ValueError, match="shape"):
         model.sample(4, condition=torch.randn(4, 2))
+
+
+@pytest.mark.parametrize("name", PIXEL_MODELS)
+def test_init_from_data_puts_the_output_bias_at_each_channels_marginal(name):
+    """With the last layer's weights at zero, every sub-pixel's distribution is its channel's
+    smoothed level frequency over the training set, pooled over positions."""
+    from genzoo.training.run import build_model
+
+    model = build_model(name, (3, 2, 3), likelihood="categorical", levels=4, features=12, output_features=12)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 4, (500, 3, 2, 3), generator=g).float() / 3
+    x[:, 1] = (x[:, 1] > 0.5).float()  # G only uses levels 0 and 3
+    model.init_from_data(x)
+    with torch.no_grad():
+        model.head[1].weight.zero_()
+        cond = model.conditional_log_probs(x[:1]).exp()[0]  # (4, 3, 2, 3)
+    k = torch.round(x * 3).long()
+    for ch in range(3):
+        counts = torch.bincount(k[:, ch].flatten(), minlength=4).double()
+        expect = (counts + 1) / (counts.sum() + 4)
+        torch.testing.assert_close(cond[:, ch].double(), expect.view(4, 1, 1).expand(4, 2, 3), atol=1e-6, rtol=0)

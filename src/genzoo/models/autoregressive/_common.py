@@ -132,6 +132,25 @@ class AutoregressiveModel(GenerativeModel):
         p = (to_raster(self.to_unit(x)).sum(0) + 1.0) / (n + 2.0)  # (D,)
         return torch.log(p) - torch.log1p(-p)
 
+    @torch.no_grad()
+    def channel_marginal_logits(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Per data channel, pooled over positions: (C,) log-odds (Bernoulli) or (C, levels)
+        smoothed log-frequencies (categorical); None for the mixture. Counted in chunks."""
+        if self.mixture is not None:
+            return None
+        c = self.config.shape[0]
+        if not self.categorical:
+            p = (self.to_unit(x).transpose(0, 1).reshape(c, -1).mean(1) * len(x) + 1) / (len(x) + 2)
+            return torch.log(p) - torch.log1p(-p)
+        k = self.config.levels
+        counts = torch.zeros(c * k, dtype=torch.float64, device=x.device)
+        offsets = (torch.arange(c, device=x.device) * k).view(1, c, 1, 1)
+        for s in range(0, len(x), COUNT_CHUNK):
+            counts += torch.bincount((self.targets(x[s: s + COUNT_CHUNK]) + offsets).flatten(),
+                                     minlength=c * k).double()
+        counts = counts.view(c, k)
+        return torch.log((counts + 1) / (counts.sum(1, keepdim=True) + k)).to(x.dtype)
+
     def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or tuple(x.shape[1:]) != tuple(self.config.shape):
             raise ValueError(f"expected images of shape (B, {', '.join(map(str, self.config.shape))}), "

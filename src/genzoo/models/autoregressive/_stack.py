@@ -42,6 +42,12 @@ class MaskedHead(nn.ModuleList):
         out = out.view(b, self.channels, self.per_channel, height, width)
         return out[:, :, 0] if self.squeeze else out.transpose(1, 2)  # (B, C, H, W) or (B, P, C, H, W)
 
+    @torch.no_grad()
+    def init_bias(self, logits: torch.Tensor | None) -> None:
+        """Start the output bias at per-channel marginal logits (C,) or (C, P) (None: keep it)."""
+        if logits is not None:
+            self[1].bias.copy_(logits.reshape(-1))
+
     def pointwise(self, h: torch.Tensor) -> torch.Tensor:
         """One position's features (n, F) -> outputs (n, C) or (n, P, C)."""
         out = self[1].pointwise(F.relu(self[0].pointwise(F.relu(h))))  # (n, C * P)
@@ -81,6 +87,11 @@ class MaskedStackModel(AutoregressiveModel):
 
     def stack(self) -> nn.ModuleList:
         raise NotImplementedError
+
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """The output bias starts at each channel's marginal over the training set (categorical,
+        Bernoulli): the net starts near a position-independent fit rather than uniform."""
+        self.head.init_bias(self.channel_marginal_logits(x))
 
     def _logits(self, u: torch.Tensor) -> torch.Tensor:
         h = self.input_conv(u)  # (B, F, H, W)

@@ -126,6 +126,10 @@ class GatedPixelCNN(AutoregressiveModel):
             + [GatedLayer(f, f, config.kernel, False, c, cond_dim) for _ in range(config.layers - 1)])
         self.head = MaskedHead(f, config.output_features, c, self.out_per_pixel, not self.vector_output)
 
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Output bias at each channel's training marginal (see MaskedStackModel.init_from_data)."""
+        self.head.init_bias(self.channel_marginal_logits(x))
+
     @property
     def conditional(self) -> bool:  # type: ignore[override]
         return bool(self.config.classes or self.config.condition_dim)
