@@ -30,17 +30,20 @@ def _raster_ids(shape, categorical, levels):
     return ids.expand(levels, ch, h, w) if categorical else ids
 
 
-@pytest.mark.parametrize("name,likelihood", CASES)
-@pytest.mark.parametrize("shape", [(1, 5, 6), (2, 3, 4)])
+@pytest.mark.parametrize("name,likelihood", CASES + [(m, "logistic-mixture") for m in MODEL_NAMES[4:]])
+@pytest.mark.parametrize("shape", [(1, 5, 6), (2, 3, 4), (3, 3, 3)])
 def test_no_information_leaks(name, likelihood, shape, make_model):
     """d logits_i / d x_j == 0 exactly for every j >= i (raster order), and some j < i matters."""
-    if shape[0] > 1 and name.startswith("pixel"):
-        pytest.skip("PixelCNN/PixelRNN support one channel")
     levels = 4
-    model = make_model(name, shape, likelihood, levels, std=0.5)
+    if likelihood == "logistic-mixture" and shape[0] != 3:
+        pytest.skip("the mixture is checked on RGB")
+    wide = {"output_features": 12, "features": 12} if shape[0] > 1 and name.startswith("pixel") else {}
+    wide = {**wide, "mixtures": 2} if likelihood == "logistic-mixture" else wide  # live ReLUs per group
+    model = make_model(name, shape, likelihood, levels, std=0.5, **wide)
     x = torch.rand(3, *shape, dtype=torch.float64)  # examples are independent: sum their outputs
-    jac = torch.autograd.functional.jacobian(lambda v: model(v).sum(0), x)  # (*out, 3, C, H, W)
-    out_ids = _raster_ids(shape, likelihood == "categorical", levels).flatten()  # (outputs,)
+    jac = torch.autograd.functional.jacobian(lambda v: model(v).sum(0), x, vectorize=True)  # (*out, 3, C, H, W)
+    per = model.out_per_pixel
+    out_ids = _raster_ids(shape, likelihood != "bernoulli", per).flatten()  # (outputs,)
     jac = jac.reshape(out_ids.numel(), 3, -1).abs().sum(1)  # (outputs, D), inputs in (C, H, W) order
     in_ids = _raster_ids(shape, False, 1).flatten()
     later = in_ids.unsqueeze(0) >= out_ids.unsqueeze(1)  # (outputs, D)
@@ -151,10 +154,10 @@ def test_shapes_and_pm1_scale(name, likelihood, make_model):
 
 
 @pytest.mark.parametrize("name", ["pixelcnn", "pixelcnn-gated", "pixelrnn-row", "pixelrnn-diag"])
-def test_multichannel_rejected_with_value_error(name):
+def test_too_few_features_for_the_channel_groups_rejected(name):
     entry = get_model(name)
-    with pytest.raises(ValueError, match="channel"):
-        entry.model_cls(entry.config_cls(shape=(3, 8, 8)))
+    with pytest.raises(ValueError, match="data channels"):
+        entry.model_cls(entry.config_cls(shape=(3, 8, 8), features=2))
 
 
 def test_invalid_likelihood_rejected():

@@ -21,6 +21,7 @@ import torch
 
 from genzoo.config import field
 from genzoo.data import download as dl
+from genzoo.data.colour import COLOUR_DATASETS, read_colour
 from genzoo.data.errors import DataError
 from genzoo.data.formats import (
     IDX_IMAGES_MAGIC,
@@ -49,6 +50,7 @@ DATASETS: dict[str, str] = {
     "binarized-mnist": "Larochelle's fixed binarization of MNIST, unlabelled, 50k/10k/10k, .npz or .amat files",
 }
 DATASETS.update(UCI_DATASETS)  # binary vectors (D,): genzoo.data.uci
+DATASETS.update(COLOUR_DATASETS)  # emoji, cifar10: genzoo.data.colour
 SCALES = ("01", "pm1")
 BINARIZE = ("none", "static", "dynamic")
 SPLITS = ("train", "valid", "test")
@@ -87,6 +89,9 @@ class DataConfig:
     classes: tuple[int, ...] | None = field(
         None, help="keep only the examples of these labels, in every split (e.g. one-class anomaly detection)"
     )
+    crop: bool = field(False, help="image folders: cut each image to its centred square before resizing")
+    vendor: str = field("google", help="emoji: whose drawings, google (Noto) or twitter (Twemoji)",
+                        choices=("google", "twitter"))
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -412,7 +417,7 @@ def _array_file(
 
 
 def _image_folder(path: Path, cfg: DataConfig) -> _Source:
-    raw, labels, classes = read_image_folder(path, grayscale=cfg.grayscale, size=cfg.size)
+    raw, labels, classes = read_image_folder(path, grayscale=cfg.grayscale, size=cfg.size, crop=cfg.crop)
     counts = split_counts(len(raw.x), str(path))
     return _split(path.resolve().name, raw, labels, counts, cfg.seed, len(classes) if classes else None)
 
@@ -431,6 +436,9 @@ def _read_source(cfg: DataConfig) -> _Source:
             raise DataError(f"size: {cfg.name} holds vectors, not images, and cannot be resized")
         base = Path(cfg.data_dir).expanduser() if cfg.data_dir else default_data_dir()
         return _Source(cfg.name, read_uci(cfg.name, base), dict.fromkeys(SPLITS), 2, None)
+    if cfg.name in COLOUR_DATASETS:  # 8-bit RGB, read already split: genzoo.data.colour
+        images, labels, num_classes = read_colour(cfg, _find_folder)
+        return _Source(cfg.name, images, labels, 256, num_classes)
     path = Path(cfg.name).expanduser()
     if path.is_dir():
         return _image_folder(path, cfg)

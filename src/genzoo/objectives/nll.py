@@ -26,5 +26,10 @@ class NLL(Objective):
             self.monitor = "grey_bce"
 
     def __call__(self, model, batch: Batch, *, player="model", generator=None):
-        nll = -model.log_prob(batch["x"])  # (B,)
+        if getattr(model, "conditional", False):  # e.g. the class-conditional gated PixelCNN
+            if batch.get("y") is None:
+                raise ValueError("the model is conditional on labels but the data have none (batch['y'])")
+            nll = -model.log_prob(batch["x"], condition=batch["y"])  # (B,)
+        else:
+            nll = -model.log_prob(batch["x"])  # (B,)
         return {"loss": nll, self.monitor: nll.detach()}

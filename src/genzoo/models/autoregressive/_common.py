@@ -12,11 +12,17 @@ Output types (``likelihood``):
 * ``"categorical"``: a ``levels``-way softmax per pixel for quantised data x = k / (levels - 1)
   (8-bit: levels=256, the target is round(255 x)); logits (B, levels, C, H, W)
   (PixelRNN paper, section 5.3: a discrete softmax over pixel values).
+* ``"logistic-mixture"``: a mixture of ``mixtures`` discretized logistics per sub-pixel with the
+  PixelCNN++ linear dependence of G on R and B on R, G (:class:`~genzoo.nn.discretized.LogisticMixture`);
+  parameters (B, P, C, H, W), P = mixtures * (2 + C).
 Data in [-1, 1] (``input_scale="pm1"``) are mapped to [0, 1] first, and samples are mapped back.
+The discrete likelihoods take the integer level of each value per batch
+(:func:`~genzoo.nn.discretized.to_levels`) and refuse values off the grid (dequantized data).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +34,19 @@ from genzoo.data.transforms import from_unit as scale_from_unit
 from genzoo.data.transforms import to_unit as scale_to_unit
 from genzoo.models.base import GenerativeModel, ModelConfig, check_count
 from genzoo.nn import random as rng
+from genzoo.nn.discretized import LogisticMixture, inverse_cdf, to_levels
+
+LIKELIHOODS = ("bernoulli", "categorical", "logistic-mixture")
+COUNT_CHUNK = 1024  # examples per step when counting training marginals: memory per chunk, not per dataset
 
 
 @dataclass(frozen=True)
 class AutoregressiveConfig(ModelConfig):
-    likelihood: str = field("bernoulli", choices=("bernoulli", "categorical"),
-                            help="per-pixel output: Bernoulli logits (binary data) or a softmax over levels")
-    levels: int = field(256, help="number of pixel values for the categorical likelihood (256 = 8 bit)")
+    likelihood: str = field("bernoulli", choices=LIKELIHOODS,
+                            help="per-pixel output: Bernoulli logits (binary data), a softmax over levels, or "
+                                 "a discretized logistic mixture (PixelCNN++)")
+    levels: int = field(256, help="number of pixel values for the discrete likelihoods (256 = 8 bit)")
+    mixtures: int = field(10, help="logistic-mixture: components per sub-pixel")
     input_scale: str = field("01", choices=("01", "pm1"),
                              help="range of the data: [0, 1] or [-1, 1] (mapped to [0, 1] inside)")
 
@@ -47,6 +59,10 @@ class AutoregressiveModel(GenerativeModel):
     max_channels: int | None = None
     #: convolutional models need images (C, H, W) and refuse vector data (D,)
     images_only: bool = False
+    #: whether the model's own log_prob/sampling paths handle the logistic-mixture output
+    supports_mixture: bool = True
+    #: whether log_prob/sample take a ``condition`` (class labels or vectors)
+    conditional: bool = False
 
     def __init__(self, config: AutoregressiveConfig):
         super().__init__(config)
@@ -54,10 +70,14 @@ class AutoregressiveModel(GenerativeModel):
             raise ValueError(f"shape must be (C, H, W) or (D,), got {config.shape}")
         #: the (C, H, W) the networks work on: the data shape, or (1, 1, D) for vectors (D,)
         self.grid: tuple[int, int, int] = tuple(config.shape) if len(config.shape) == 3 else (1, 1, config.shape[0])
-        if config.likelihood not in ("bernoulli", "categorical"):
-            raise ValueError(f"likelihood must be 'bernoulli' or 'categorical', got {config.likelihood!r}")
-        if config.likelihood == "categorical" and config.levels < 2:
+        if config.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {config.likelihood!r}")
+        if config.likelihood != "bernoulli" and config.levels < 2:
             raise ValueError(f"levels must be at least 2, got {config.levels}")
+        if config.likelihood == "logistic-mixture" and not self.supports_mixture:
+            raise ValueError(f"{type(self).__name__} does not support likelihood=logistic-mixture")
+        self.mixture = (LogisticMixture(self.grid[0], config.mixtures, config.levels)
+                        if config.likelihood == "logistic-mixture" else None)
         if config.input_scale not in ("01", "pm1"):
             raise ValueError(f"input_scale must be '01' or 'pm1', got {config.input_scale!r}")
         if self.images_only and len(config.shape) != 3:
@@ -74,17 +94,26 @@ class AutoregressiveModel(GenerativeModel):
 
     @property
     def likelihood_type(self) -> str:
-        return self.config.likelihood
+        """The data contract (:mod:`genzoo.data.spec`): what ``log_prob`` is a distribution over."""
+        return "discretized_logistic" if self.config.likelihood == "logistic-mixture" else self.config.likelihood
+
+    @property
+    def vector_output(self) -> bool:
+        """Whether each sub-pixel has a vector of outputs (categorical, logistic mixture): the
+        outputs are then (B, P, C, H, W), else (B, C, H, W)."""
+        return self.config.likelihood != "bernoulli"
 
     @property
     def out_per_pixel(self) -> int:
-        """Logits per pixel: 1 (Bernoulli) or ``levels`` (categorical)."""
+        """Outputs per sub-pixel: 1 (Bernoulli), ``levels`` (categorical) or the mixture's parameters."""
+        if self.mixture is not None:
+            return self.mixture.num_params
         return self.config.levels if self.categorical else 1
 
     @property
     def likelihood_levels(self) -> int | None:
         """The data contract (:mod:`genzoo.data.spec`): levels of the categorical likelihood."""
-        return self.config.levels if self.categorical else None
+        return self.config.levels if self.vector_output else None
 
     def to_unit(self, x: torch.Tensor) -> torch.Tensor:
         """Data space -> [0, 1]."""
@@ -95,21 +124,54 @@ class AutoregressiveModel(GenerativeModel):
         return scale_from_unit(u, self.config.input_scale)
 
     def targets(self, x: torch.Tensor) -> torch.Tensor:
-        """Categorical targets: the integer level of each pixel, (B, C, H, W)."""
-        levels = self.config.levels
-        return torch.round(self.to_unit(x) * (levels - 1)).long().clamp(0, levels - 1)
+        """Discrete targets: the integer level of each sub-pixel, (B, C, H, W) long, taken per
+        batch; a ValueError when x is off the level grid (dequantized)."""
+        return to_levels(self.to_unit(x), self.config.levels)
 
     @torch.no_grad()
     def marginal_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of each pixel's training marginal in raster order, smoothed by one pseudo-count:
         (D,) log-odds (Bernoulli) or (D, levels) log-frequencies (categorical). The usual
-        initial output bias: the model then starts at the independent-pixel fit."""
-        n = x.shape[0]
+        initial output bias: the model then starts at the independent-pixel fit. Counted
+        ``COUNT_CHUNK`` examples at a time: memory per chunk, whatever the dataset size. For the
+        logistic mixture (no closed-form fit): (D, P) with equal weights, means spread evenly over
+        [-0.9, 0.9] (distinct components, so that they can specialise) and scales 2 / M."""
+        n, d = x.shape[0], x[0].numel()
+        if self.mixture is not None:
+            m = self.config.mixtures
+            out = x.new_zeros(d, self.out_per_pixel)
+            out[:, m: 2 * m] = torch.linspace(-0.9, 0.9, m, dtype=x.dtype, device=x.device) if m > 1 else 0.0
+            out[:, 2 * m: 3 * m] = math.log(2.0 / m)
+            return out
         if self.categorical:
-            counts = F.one_hot(to_raster(self.targets(x)), self.out_per_pixel).sum(0).float()  # (D, K)
-            return torch.log((counts + 1.0) / (n + self.out_per_pixel))
+            k = self.config.levels
+            counts = torch.zeros(d * k, dtype=torch.float64, device=x.device)
+            offsets = torch.arange(d, device=x.device) * k  # (D,)
+            for s in range(0, n, COUNT_CHUNK):
+                idx = to_raster(self.targets(x[s: s + COUNT_CHUNK])) + offsets  # (b, D)
+                counts += torch.bincount(idx.flatten(), minlength=d * k).double()
+            return torch.log((counts.view(d, k) + 1.0) / (n + k)).to(x.dtype)
         p = (to_raster(self.to_unit(x)).sum(0) + 1.0) / (n + 2.0)  # (D,)
         return torch.log(p) - torch.log1p(-p)
+
+    @torch.no_grad()
+    def channel_marginal_logits(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Per data channel, pooled over positions: (C,) log-odds (Bernoulli) or (C, levels)
+        smoothed log-frequencies (categorical); None for the mixture. Counted in chunks."""
+        if self.mixture is not None:
+            return None
+        c = self.config.shape[0]
+        if not self.categorical:
+            p = (self.to_unit(x).transpose(0, 1).reshape(c, -1).mean(1) * len(x) + 1) / (len(x) + 2)
+            return torch.log(p) - torch.log1p(-p)
+        k = self.config.levels
+        counts = torch.zeros(c * k, dtype=torch.float64, device=x.device)
+        offsets = (torch.arange(c, device=x.device) * k).view(1, c, 1, 1)
+        for s in range(0, len(x), COUNT_CHUNK):
+            counts += torch.bincount((self.targets(x[s: s + COUNT_CHUNK]) + offsets).flatten(),
+                                     minlength=c * k).double()
+        counts = counts.view(c, k)
+        return torch.log((counts + 1) / (counts.sum(1, keepdim=True) + k)).to(x.dtype)
 
     def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 1 + len(self.config.shape) or tuple(x.shape[1:]) != tuple(self.config.shape):
@@ -121,44 +183,77 @@ class AutoregressiveModel(GenerativeModel):
         """Data (B, *shape) -> (B, *grid): vectors (B, D) become (B, 1, 1, D); images are unchanged."""
         return x.reshape(x.shape[0], *self.grid)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of every conditional: (B, C, H, W) (Bernoulli) or (B, levels, C, H, W); for
-        vector data (B, D) or (B, levels, D)."""
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Outputs of every conditional: logits (B, C, H, W) (Bernoulli), (B, levels, C, H, W)
+        (categorical) or mixture parameters (B, P, C, H, W); for vector data (B, D) / (B, P, D)."""
         self._check(x)
-        logits = self._logits(self.on_grid(self.to_unit(x)))
-        return logits.reshape(*logits.shape[:-3], *self.config.shape)
+        out = self._outputs(self.on_grid(self.to_unit(x)), condition)
+        return out.reshape(*out.shape[:-3], *self.config.shape)
 
     def _logits(self, u: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def pixel_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+    def _outputs(self, u: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        """``_logits(u)``, with the condition for conditional models (which take it as a keyword)."""
+        if self.conditional:
+            if condition is None:
+                raise ValueError(f"{type(self).__name__} is conditional: pass condition= (labels or vectors)")
+            return self._logits(u, condition=condition)
+        if condition is not None:
+            raise ValueError(f"{type(self).__name__} is not conditional: it takes no condition")
+        return self._logits(u)
+
+    def pixel_log_probs(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x_i | x_<i) for every pixel: (B, C, H, W), or (B, 1, 1, D) for vectors."""
         self._check(x)
         x = self.on_grid(x)
         u = self.to_unit(x)
-        logits = self._logits(u)
-        if self.categorical:
-            return -F.cross_entropy(logits, self.targets(x), reduction="none")  # (B, C, H, W)
-        return -F.binary_cross_entropy_with_logits(logits, u, reduction="none")
+        if self.vector_output:
+            k = self.targets(x)  # (B, C, H, W) levels, checked to be on the grid
+            logits = self._outputs(u, condition)
+            if self.mixture is not None:
+                return self.mixture.log_prob(logits, k)
+            return -F.cross_entropy(logits, k, reduction="none")  # (B, C, H, W)
+        return -F.binary_cross_entropy_with_logits(self._outputs(u, condition), u, reduction="none")
 
-    def log_prob(self, x: torch.Tensor, *, k: int | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Exact log p(x) = sum_i log p(x_i | x_<i) in nats: (B,) (``k``, ``generator``: unused)."""
-        return self.pixel_log_probs(x).flatten(1).sum(1)
+    def conditional_log_probs(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x_i = v | x_<i) for every value v of every sub-pixel i, teacher-forced on x:
+        (B, V, C, H, W) with V = 2 (Bernoulli: values 0, 1) or ``levels``."""
+        self._check(x)
+        x = self.on_grid(x)
+        out = self._outputs(self.to_unit(x), condition)
+        if self.mixture is not None:
+            return self.mixture.all_levels(out, self.targets(x))
+        if self.categorical:
+            return torch.log_softmax(out, dim=1)
+        return torch.stack([F.logsigmoid(-out), F.logsigmoid(out)], dim=1)
+
+    def log_prob(self, x: torch.Tensor, *, k: int | None = None, generator: torch.Generator | None = None,
+                 condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Exact log p(x) (or log p(x | condition)) = sum_i log p(x_i | x_<i) in nats: (B,)
+        (``k``, ``generator``: unused, the likelihood is exact)."""
+        return self.pixel_log_probs(x, condition).flatten(1).sum(1)
 
     # ---- sampling --------------------------------------------------------------------------------
-    def _draw(self, logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Inverse-CDF draw of one pixel from its logits ((B,) or (B, levels)) with uniform noise
-        ``u`` (B,): returns the pixel value in [0, 1]."""
-        if not self.categorical:
+    def _draw(self, logits: torch.Tensor, u: torch.Tensor, pixel: torch.Tensor | None = None,
+              ch: int = 0) -> torch.Tensor:
+        """Inverse-CDF draw of one sub-pixel from its outputs ((B,) or (B, P)) with uniform noise
+        ``u`` (B,): returns the value in [0, 1]. The mixture also reads the earlier channels of the
+        same pixel, ``pixel`` (B, C) in [0, 1], for its linear dependence."""
+        if not self.vector_output:
             return (u < torch.sigmoid(logits)).to(u.dtype)
-        cdf = torch.softmax(logits, dim=-1).cumsum(-1)  # (B, levels)
-        k = (cdf < u.unsqueeze(-1)).sum(-1).clamp(max=self.config.levels - 1)
-        return k.to(u.dtype) / (self.config.levels - 1)
+        levels = self.config.levels
+        if self.mixture is not None:
+            if pixel is None:
+                raise ValueError("the logistic mixture needs the earlier channels of the pixel to draw")
+            k_pixel = torch.round(pixel * (levels - 1)).long()  # (B, C)
+            params = logits.unsqueeze(-1).expand(-1, -1, pixel.shape[1])  # (B, P, C): channel ch is read
+            logits = self.mixture.all_levels(params, k_pixel, ch)  # (B, levels)
+        return inverse_cdf(logits, u).to(u.dtype) / (levels - 1)
 
-    @staticmethod
-    def _pick(logits: torch.Tensor, categorical: bool, r: int, c: int, ch: int) -> torch.Tensor:
-        return logits[:, :, ch, r, c] if categorical else logits[:, ch, r, c]
+    def _pick(self, logits: torch.Tensor, r: int, c: int, ch: int) -> torch.Tensor:
+        """Outputs of sub-pixel (r, c, ch) from a full output map: (B,) or (B, P)."""
+        return logits[:, :, ch, r, c] if self.vector_output else logits[:, ch, r, c]
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, condition: Any = None,
@@ -168,6 +263,7 @@ class AutoregressiveModel(GenerativeModel):
         The uniform noise for every pixel is drawn up front, (n, H, W, C) in raster order (or given
         as ``noise``), so ``fast=True`` (incremental: reuses earlier computation) and ``fast=False``
         (reruns the whole network for each pixel) give identical samples for the same generator.
+        Conditional models take ``condition`` (see their ``sample``).
         """
         n = check_count(n)
         self.check_condition(condition)
@@ -178,15 +274,18 @@ class AutoregressiveModel(GenerativeModel):
         elif tuple(noise.shape) != (n, h, w, ch_):
             raise ValueError(f"noise must have shape {(n, h, w, ch_)}, got {tuple(noise.shape)}")
         canvas = torch.zeros(n, ch_, h, w, dtype=dtype, device=self.device)  # values in [0, 1]
-        state = self._fast_start(n, canvas) if fast else None
+        cond_kw = {"condition": condition} if self.conditional else {}
+        if condition is not None and not self.conditional:
+            raise ValueError(f"{type(self).__name__} is not conditional: it takes no condition")
+        state = self._fast_start(n, canvas, **cond_kw) if fast else None
         for r in range(h):
             for c in range(w):
                 for ch in range(ch_):
                     if fast:
                         logits = self._fast_step(state, canvas, r, c, ch)
                     else:
-                        logits = self._pick(self._logits(canvas), self.categorical, r, c, ch)
-                    canvas[:, ch, r, c] = self._draw(logits, noise[:, r, c, ch])
+                        logits = self._pick(self._logits(canvas, **cond_kw), r, c, ch)
+                    canvas[:, ch, r, c] = self._draw(logits, noise[:, r, c, ch], canvas[:, :, r, c], ch)
         return self.from_unit(canvas).reshape(n, *self.config.shape)
 
     def _fast_start(self, n: int, canvas: torch.Tensor) -> Any:
@@ -194,8 +293,8 @@ class AutoregressiveModel(GenerativeModel):
         return None
 
     def _fast_step(self, state: Any, canvas: torch.Tensor, r: int, c: int, ch: int) -> torch.Tensor:
-        """Logits ((n,) or (n, levels)) of pixel (r, c, ch), given ``canvas`` filled before it."""
-        return self._pick(self._logits(canvas), self.categorical, r, c, ch)
+        """Outputs ((n,) or (n, P)) of sub-pixel (r, c, ch), given ``canvas`` filled before it."""
+        return self._pick(self._logits(canvas), r, c, ch)
 
 
 def to_raster(u: torch.Tensor) -> torch.Tensor:

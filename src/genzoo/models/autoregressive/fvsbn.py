@@ -44,7 +44,7 @@ class FVSBN(AutoregressiveModel):
 
     def _logits(self, u: torch.Tensor) -> torch.Tensor:
         out = self.linear(to_raster(u))  # (B, D * K)
-        if self.categorical:
+        if self.vector_output:
             return from_raster(out.reshape(u.shape[0], self.config.dim, -1), self.grid, True)
         return from_raster(out, self.grid, False)
 
@@ -58,7 +58,7 @@ class FVSBN(AutoregressiveModel):
             pr, pc, pch = _previous(self.grid, i)
             state["a"] += canvas[:, pch, pr, pc].unsqueeze(1) * state["w"][:, i - 1]  # (n, D * K)
         out = state["a"][:, i * k: (i + 1) * k]
-        return out if self.categorical else out[:, 0]
+        return out if self.vector_output else out[:, 0]
 
 
 def _previous(shape: tuple[int, ...], i: int) -> tuple[int, int, int]:

@@ -11,10 +11,21 @@ never sees):
   column (the first layer shifts right by one: strictly earlier columns), adds the vertical
   stack's contribution through a 1x1 convolution, and has residual connections.
 
-Both use the gated unit ``tanh(a) * sigmoid(b)``. Output: ReLU, 1x1, ReLU, 1x1 to the logits.
+Both use the gated unit ``tanh(a) * sigmoid(b)``. Output: ReLU, 1x1, ReLU, 1x1 to the logits
+(:class:`~genzoo.models.autoregressive._stack.MaskedHead`).
+
+RGB (PixelRNN paper, section 3.4): the horizontal stack's features are split into channel
+groups; its tap at the current pixel is masked between groups (mask A in the first layer, which
+otherwise sees only earlier columns, mask B after), as are its 1x1 output convolutions. The
+vertical stack sees only earlier rows and needs no channel mask.
+
+Conditioning (section 2.3, eq. 4): with ``classes > 0`` (a label y, one-hot h) or
+``condition_dim > 0`` (any vector h, e.g. an embedding) every gated unit becomes
+``tanh(W_f * x + V_f h) * sigmoid(W_g * x + V_g h)`` in both stacks; ``log_prob(x, condition=y)``,
+``sample(n, condition=y)``, and the ``nll`` objective trains on the dataset's labels batch["y"].
 
 Sampling reuses earlier computation row by row: the vertical stack is run once per row (on the
-rows generated so far), and each pixel of the row then needs the horizontal stack on that one
+rows generated so far), and each sub-pixel of the row then needs the horizontal stack on that one
 row only, since the horizontal kernels are one row high: about H times less work per pixel than
 rerunning the whole network.
 """
@@ -22,6 +33,7 @@ rerunning the whole network.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +41,8 @@ from torch import nn
 
 from genzoo.config import field
 from genzoo.models.autoregressive._common import AutoregressiveConfig, AutoregressiveModel
+from genzoo.models.autoregressive._stack import MaskedHead, check_features
+from genzoo.nn.masked import CurrentColumnMaskedConv2d
 from genzoo.registry import register_model
 
 
@@ -39,6 +53,9 @@ class GatedPixelCNNConfig(AutoregressiveConfig):
     first_kernel: int = field(7, help="kernel width k of the first layer")
     kernel: int = field(3, help="kernel width k of the later layers")
     output_features: int = field(64, help="features of the 1x1 output layer")
+    classes: int = field(0, help="condition on a class label with this many classes (0: unconditional); "
+                                 "trained on the dataset's labels")
+    condition_dim: int = field(0, help="condition on a vector of this size (0: none); exclusive with classes")
 
 
 def _gate(a: torch.Tensor) -> torch.Tensor:
@@ -47,72 +64,131 @@ def _gate(a: torch.Tensor) -> torch.Tensor:
 
 
 class GatedLayer(nn.Module):
-    def __init__(self, in_channels: int, features: int, kernel: int, first: bool):
+    def __init__(self, in_channels: int, features: int, kernel: int, first: bool, data_channels: int = 1,
+                 condition_dim: int = 0):
         super().__init__()
         if kernel < 1 or kernel % 2 == 0:
             raise ValueError(f"kernel widths must be odd and positive, got {kernel}")
         self.k, self.first = kernel, first
         self.rows = self.cols = kernel // 2 + 1
+        g = {"data_channels": data_channels}
         self.v = nn.Conv2d(in_channels, 2 * features, (self.rows, kernel))
-        self.h = nn.Conv2d(in_channels, 2 * features, (1, self.cols))
+        # first layer: all taps are earlier columns (input shifted right); later: last tap = this pixel
+        self.h = CurrentColumnMaskedConv2d(in_channels, 2 * features, (1, self.cols), "B", out_chunks=2,
+                                           **(g if not first else {}))
         self.v_to_h = nn.Conv2d(2 * features, 2 * features, 1)
-        self.h_out = nn.Conv2d(features, features, 1)
+        self.h_out = CurrentColumnMaskedConv2d(features, features, (1, 1), "B", **g)
+        # RGB, first layer: the channels of this pixel sampled before (mask A between groups)
+        self.centre = (CurrentColumnMaskedConv2d(in_channels, 2 * features, (1, 1), "A", out_chunks=2, **g)
+                       if first and data_channels > 1 else None)
+        self.cond_v = nn.Linear(condition_dim, 2 * features, bias=False) if condition_dim else None
+        self.cond_h = nn.Linear(condition_dim, 2 * features, bias=False) if condition_dim else None
 
-    def vertical(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def vertical(self, v: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(next vertical input, its contribution to the horizontal stack at the same positions)."""
         a = self.v(F.pad(v, (self.k // 2, self.k // 2, self.rows - 1, 0)))  # rows <= r
+        if self.cond_v is not None and cond is not None:
+            a = a + self.cond_v(cond)[:, :, None, None]
         down = F.pad(a, (0, 0, 1, 0))[:, :, :-1]  # rows < r
         return _gate(a), self.v_to_h(down)
 
-    def horizontal(self, h: torch.Tensor, from_v: torch.Tensor) -> torch.Tensor:
+    def horizontal(self, h: torch.Tensor, from_v: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         if self.first:  # columns < c: shift right by one
-            x = F.pad(h, (self.cols, 0, 0, 0))[..., :-1]
-        else:  # columns <= c (h at c already depends only on earlier pixels)
-            x = F.pad(h, (self.cols - 1, 0, 0, 0))
-        out = self.h_out(_gate(self.h(x) + from_v))
+            a = self.h(F.pad(h, (self.cols, 0, 0, 0))[..., :-1])
+            if self.centre is not None:
+                a = a + self.centre(h)
+        else:  # columns <= c (h at c already depends only on earlier pixels and channels)
+            a = self.h(F.pad(h, (self.cols - 1, 0, 0, 0)))
+        a = a + from_v
+        if self.cond_h is not None and cond is not None:
+            a = a + self.cond_h(cond)[:, :, None, None]
+        out = self.h_out(_gate(a))
         return out if self.first else h + out
 
 
 @register_model("pixelcnn-gated", config=GatedPixelCNNConfig, objectives=("nll",), family="autoregressive",
-                summary="Gated PixelCNN: vertical + horizontal stacks, gated units, no blind spot")
+                summary="Gated PixelCNN: vertical + horizontal stacks, gated units, no blind spot; "
+                        "conditional with --classes")
 class GatedPixelCNN(AutoregressiveModel):
-    max_channels = 1
     images_only = True
 
     def __init__(self, config: GatedPixelCNNConfig):
         super().__init__(config)
-        for name in ("features", "layers", "output_features"):
-            if getattr(config, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(config, name)}")
-        f = config.features
+        check_features(config, ("features", "layers", "output_features"), {"features": 1, "output_features": 1})
+        if config.classes < 0 or config.condition_dim < 0:
+            raise ValueError("classes and condition_dim must be >= 0")
+        if config.classes and config.condition_dim:
+            raise ValueError("give classes (labels) or condition_dim (vectors), not both")
+        if config.classes == 1:
+            raise ValueError("classes must be 0 (unconditional) or at least 2")
+        cond_dim = config.classes or config.condition_dim
+        f, c = config.features, config.shape[0]
         self.stack = nn.ModuleList(
-            [GatedLayer(config.shape[0], f, config.first_kernel, first=True)]
-            + [GatedLayer(f, f, config.kernel, first=False) for _ in range(config.layers - 1)])
-        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(f, config.output_features, 1), nn.ReLU(),
-                                  nn.Conv2d(config.output_features, self.out_per_pixel, 1))
+            [GatedLayer(c, f, config.first_kernel, True, c, cond_dim)]
+            + [GatedLayer(f, f, config.kernel, False, c, cond_dim) for _ in range(config.layers - 1)])
+        self.head = MaskedHead(f, config.output_features, c, self.out_per_pixel, not self.vector_output)
 
-    def _vertical(self, u: torch.Tensor) -> list[torch.Tensor]:
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Output bias at each channel's training marginal (see MaskedStackModel.init_from_data)."""
+        self.head.init_bias(self.channel_marginal_logits(x))
+
+    @property
+    def conditional(self) -> bool:  # type: ignore[override]
+        return bool(self.config.classes or self.config.condition_dim)
+
+    @property
+    def condition_type(self) -> str | None:  # type: ignore[override]
+        """What ``sample``/``log_prob`` take as ``condition``: class labels, vectors, or nothing."""
+        return "label" if self.config.classes else ("vector" if self.config.condition_dim else None)
+
+    def _condition_for(self, condition: Any, n: int) -> torch.Tensor:
+        """Labels (an int or n ints in 0..classes-1) -> one-hot (n, classes); vectors -> (n, dim).
+        Sampling without a label cycles through the classes (sample i gets label i % classes)."""
+        dtype = next(self.parameters()).dtype
+        if self.config.classes:
+            if condition is None:
+                condition = torch.arange(n, device=self.device) % self.config.classes
+            y = torch.as_tensor(condition, device=self.device).long().reshape(-1)
+            y = y.expand(n) if y.numel() == 1 else y
+            if y.numel() != n:
+                raise ValueError(f"condition: expected one label or {n}, got {y.numel()}")
+            if int(y.min()) < 0 or int(y.max()) >= self.config.classes:
+                raise ValueError(f"condition: labels must lie in 0..{self.config.classes - 1}")
+            return F.one_hot(y, self.config.classes).to(dtype)
+        if condition is None:
+            raise ValueError(f"this model is conditional on vectors of size {self.config.condition_dim}: "
+                             "pass condition=")
+        h = torch.as_tensor(condition, device=self.device, dtype=dtype)
+        h = h.expand(n, -1) if h.dim() == 1 else h
+        if tuple(h.shape) != (n, self.config.condition_dim):
+            raise ValueError(f"condition: expected shape ({n}, {self.config.condition_dim}), got {tuple(h.shape)}")
+        return h
+
+    def _vertical(self, u: torch.Tensor, cond: torch.Tensor | None) -> list[torch.Tensor]:
         terms, v = [], u
         for layer in self.stack:
-            v, from_v = layer.vertical(v)
+            v, from_v = layer.vertical(v, cond)
             terms.append(from_v)
         return terms
 
-    def _horizontal(self, u: torch.Tensor, terms: list[torch.Tensor]) -> torch.Tensor:
+    def _horizontal(self, u: torch.Tensor, terms: list[torch.Tensor], cond: torch.Tensor | None) -> torch.Tensor:
         h = u
         for layer, from_v in zip(self.stack, terms):
-            h = layer.horizontal(h, from_v)
-        out = self.head(h)  # (B, K or 1, H, W)
-        return out.unsqueeze(2) if self.categorical else out
+            h = layer.horizontal(h, from_v, cond)
+        return self.head(h)  # (B, C, H, W) or (B, P, C, H, W)
 
-    def _logits(self, u: torch.Tensor) -> torch.Tensor:
-        return self._horizontal(u, self._vertical(u))
+    def _logits(self, u: torch.Tensor, condition: Any = None) -> torch.Tensor:
+        cond = self._condition_for(condition, u.shape[0]) if self.conditional else None
+        return self._horizontal(u, self._vertical(u, cond), cond)
 
-    def _fast_start(self, n, canvas):
-        return {"row": -1, "terms": None}
+    def _fast_start(self, n, canvas, condition=None):
+        cond = self._condition_for(condition, n) if self.conditional else None
+        return {"row": -1, "terms": None, "cond": cond}
 
     def _fast_step(self, state, canvas, r, c, ch):
+        cond = state["cond"]
         if state["row"] != r:  # once per row: the vertical stack on the rows so far
-            state["row"], state["terms"] = r, [t[:, :, r:r + 1] for t in self._vertical(canvas[:, :, :r + 1])]
-        logits = self._horizontal(canvas[:, :, r:r + 1], state["terms"])  # this row only
-        return self._pick(logits, self.categorical, 0, c, ch)
+            terms = self._vertical(canvas[:, :, :r + 1], cond)
+            state["row"], state["terms"] = r, [t[:, :, r:r + 1] for t in terms]
+        logits = self._horizontal(canvas[:, :, r:r + 1], state["terms"], cond)  # this row only
+        return self._pick(logits, 0, c, ch)

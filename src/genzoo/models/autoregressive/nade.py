@@ -45,9 +45,9 @@ class NADE(AutoregressiveModel):
         d, hid, k = config.dim, config.hidden, self.out_per_pixel
         self.W = nn.Parameter(torch.randn(hid, d) * 0.01)
         self.c = nn.Parameter(torch.zeros(hid))
-        vshape = (d, k, hid) if self.categorical else (d, hid)
+        vshape = (d, k, hid) if self.vector_output else (d, hid)
         self.V = nn.Parameter(torch.randn(vshape) * 0.01)
-        self.b = nn.Parameter(torch.zeros((d, k) if self.categorical else (d,)))
+        self.b = nn.Parameter(torch.zeros((d, k) if self.vector_output else (d,)))
 
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
@@ -71,11 +71,11 @@ class NADE(AutoregressiveModel):
             h = torch.sigmoid(carry.unsqueeze(1) + (xs.unsqueeze(1) * below) @ ws)  # (B, n, H)
             if s + n < v.shape[1]:
                 carry = carry + xs @ ws
-            if self.categorical:
+            if self.vector_output:
                 outs.append(torch.einsum("bdh,dkh->bdk", h, self.V[s:s + n]))  # (B, n, K)
             else:
                 outs.append(torch.einsum("bdh,dh->bd", h, self.V[s:s + n]))  # (B, n)
-        return from_raster(torch.cat(outs, 1) + self.b, self.grid, self.categorical)
+        return from_raster(torch.cat(outs, 1) + self.b, self.grid, self.vector_output)
 
     def _fast_start(self, n, canvas):
         return {"a": self.c.expand(n, -1).clone()}  # (n, H)
@@ -86,6 +86,6 @@ class NADE(AutoregressiveModel):
             pr, pc, pch = _previous(self.grid, i)
             state["a"] += canvas[:, pch, pr, pc].unsqueeze(1) * self.W[:, i - 1]  # O(H)
         h = torch.sigmoid(state["a"])  # (n, H)
-        if self.categorical:
+        if self.vector_output:
             return h @ self.V[i].t() + self.b[i]  # (n, K)
         return h @ self.V[i] + self.b[i]  # (n,)

@@ -51,6 +51,8 @@ class OrderAgnosticNADEConfig(AutoregressiveConfig):
 @register_model("nade-oa", config=OrderAgnosticNADEConfig, objectives=("order-agnostic",), family="autoregressive",
                 summary="order-agnostic deep NADE: any ordering, ensembles of orderings (EoNADE)")
 class OrderAgnosticNADE(AutoregressiveModel):
+    supports_mixture = False  # its orderings are over sub-pixels: the within-pixel mixture has no order
+
     def __init__(self, config: OrderAgnosticNADEConfig):
         super().__init__(config)
         if config.orderings < 1:

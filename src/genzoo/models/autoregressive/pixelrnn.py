@@ -1,6 +1,9 @@
 """PixelRNN (van den Oord et al. 2016, "Pixel Recurrent Neural Networks", section 3):
 a 7x7 mask-A convolution, a stack of residual LSTM layers, then ReLU + 1x1 mask-B convolutions
-to the logits. One data channel only (the RGB channel masks are not implemented).
+to the logits (:mod:`~genzoo.models.autoregressive._stack`). RGB (section 3.4): the features of
+every layer are split into channel groups; the input-to-state convolutions are masked between
+groups at the centre (mask B: group g reads groups <= g of the same pixel) and the state-to-state
+convolutions keep the groups apart on every tap, so R, G and B are predicted in that order.
 
 * ``pixelrnn-row`` -- Row LSTM (section 3.1): processed row by row; the input-to-state part is a
   1x3 convolution along the row with mask B (columns c-1, c), the state-to-state part a 1-D
@@ -22,15 +25,15 @@ right-to-left direction, the previous row once it is complete), from cached stat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from genzoo.config import field
-from genzoo.models.autoregressive._common import AutoregressiveConfig, AutoregressiveModel
-from genzoo.nn.masked import MaskedConv2d, conv_at
+from genzoo.models.autoregressive._common import AutoregressiveConfig
+from genzoo.models.autoregressive._stack import MaskedStackModel, check_features
+from genzoo.nn.masked import GroupMaskedConv1d, MaskedConv2d, conv_at
 from genzoo.nn.skew import skew, unskew
 from genzoo.registry import register_model
 
@@ -51,11 +54,12 @@ def lstm_cell(gates: torch.Tensor, c_prev: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 class RowLSTMLayer(nn.Module):
-    def __init__(self, features: int):
+    def __init__(self, features: int, data_channels: int = 1):
         super().__init__()
-        self.input_to_state = MaskedConv2d(features, 4 * features, (1, 3), "B")
-        self.state_to_state = nn.Conv1d(features, 4 * features, 3, padding=1)
-        self.out = MaskedConv2d(features, features, 1, "B")
+        g = {"data_channels": data_channels}
+        self.input_to_state = MaskedConv2d(features, 4 * features, (1, 3), "B", out_chunks=4, **g)
+        self.state_to_state = GroupMaskedConv1d(features, 4 * features, 3, padding=1, out_chunks=4, **g)
+        self.out = MaskedConv2d(features, features, 1, "B", **g)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, f, height, width = x.shape
@@ -78,7 +82,7 @@ class RowLSTMLayer(nn.Module):
         """Layer output at (r, c) from its input there, x (n, F); row r-1 is in the caches."""
         self.input_to_state.write(state["x"], x, r, c)
         gi = self.input_to_state.at(state["x"], r, c)  # (n, 4F): columns c-1, c of row r
-        ss = conv_at(state["h"], self.state_to_state.weight.unsqueeze(2), self.state_to_state.bias,
+        ss = conv_at(state["h"], self.state_to_state.masked_weight().unsqueeze(2), self.state_to_state.bias,
                      r, c)  # (n, 4F): columns c-1..c+1 of row r-1
         h, cell = lstm_cell(gi + ss, state["c"][:, :, r, c])
         state["h"][:, :, r + 1, c + 1] = h
@@ -87,16 +91,18 @@ class RowLSTMLayer(nn.Module):
 
 
 class DiagonalBiLSTMLayer(nn.Module):
-    def __init__(self, features: int):
+    def __init__(self, features: int, data_channels: int = 1):
         super().__init__()
-        self.input_lr = MaskedConv2d(features, 4 * features, 1, "B")
-        self.input_rl = MaskedConv2d(features, 4 * features, 1, "B")
-        self.state_lr = nn.Conv1d(features, 4 * features, 2)  # taps: (row above, same row) of the previous column
-        self.state_rl = nn.Conv1d(features, 4 * features, 2)
-        self.out = MaskedConv2d(features, features, 1, "B")
+        g = {"data_channels": data_channels}
+        self.input_lr = MaskedConv2d(features, 4 * features, 1, "B", out_chunks=4, **g)
+        self.input_rl = MaskedConv2d(features, 4 * features, 1, "B", out_chunks=4, **g)
+        # taps: (row above, same row) of the previous column
+        self.state_lr = GroupMaskedConv1d(features, 4 * features, 2, out_chunks=4, **g)
+        self.state_rl = GroupMaskedConv1d(features, 4 * features, 2, out_chunks=4, **g)
+        self.out = MaskedConv2d(features, features, 1, "B", **g)
 
     @staticmethod
-    def _sweep(gi: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    def _sweep(gi: torch.Tensor, conv: GroupMaskedConv1d) -> torch.Tensor:
         """Column LSTM over the skewed map of input-to-state terms gi (B, 4F, H, W): (B, F, H, W)."""
         b, f4, height, width = gi.shape
         g = skew(gi)  # (B, 4F, H, W + H - 1)
@@ -123,9 +129,9 @@ class DiagonalBiLSTMLayer(nn.Module):
                 "h_lr": z(n, f, 1 + height, 1 + width), "c_lr": z(n, f, height, 1 + width),  # pad top/left
                 "h_rl": z(n, f, 1 + height, width + 1), "c_rl": z(n, f, height, width + 1)}  # pad top/right
 
-    def _cell(self, conv: nn.Conv1d, gi: torch.Tensor, h_above: torch.Tensor, h_side: torch.Tensor,
+    def _cell(self, conv: GroupMaskedConv1d, gi: torch.Tensor, h_above: torch.Tensor, h_side: torch.Tensor,
               c_side: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        w = conv.weight  # (4F, F, 2)
+        w = conv.masked_weight()  # (4F, F, 2)
         ss = h_above @ w[:, :, 0].t() + h_side @ w[:, :, 1].t() + conv.bias
         return lstm_cell(gi + ss, c_side)
 
@@ -150,43 +156,21 @@ class DiagonalBiLSTMLayer(nn.Module):
         return x + self.out.pointwise(h + state["h_rl"][:, :, r, c])  # h_rl row r = image row r-1
 
 
-class _PixelRNN(AutoregressiveModel):
-    max_channels = 1
+class _PixelRNN(MaskedStackModel):
     images_only = True
     layer_cls: type[nn.Module]
 
     def __init__(self, config: PixelRNNConfig):
         super().__init__(config)
-        for name in ("features", "output_features", "first_kernel"):
-            if getattr(config, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(config, name)}")
+        check_features(config, ("features", "output_features", "first_kernel"),
+                       {"features": 1, "output_features": 1})
         f = config.features
-        self.input_conv = MaskedConv2d(config.shape[0], f, config.first_kernel, "A")
-        self.layers = nn.ModuleList(self.layer_cls(f) for _ in range(config.layers))
-        self.head = nn.ModuleList([MaskedConv2d(f, config.output_features, 1, "B"),
-                                   MaskedConv2d(config.output_features, self.out_per_pixel, 1, "B")])
+        self.build_input(f, config.first_kernel)
+        self.layers = nn.ModuleList(self.layer_cls(f, config.shape[0]) for _ in range(config.layers))
+        self.build_head(f, config.output_features)
 
-    def _logits(self, u: torch.Tensor) -> torch.Tensor:
-        h = self.input_conv(u)  # (B, F, H, W)
-        for layer in self.layers:
-            h = layer(h)
-        out = self.head[1](F.relu(self.head[0](F.relu(h))))  # (B, K or 1, H, W)
-        return out.unsqueeze(2) if self.categorical else out
-
-    def _fast_start(self, n: int, canvas: torch.Tensor) -> Any:
-        _, height, width = self.config.shape
-        return {"input": self.input_conv.new_cache(n, height, width, canvas),
-                "layers": [layer.new_state(n, height, width, canvas) for layer in self.layers]}
-
-    def _fast_step(self, state, canvas, r, c, ch):
-        if r or c:
-            pr, pc = (r, c - 1) if c else (r - 1, self.config.shape[2] - 1)
-            self.input_conv.write(state["input"], canvas[:, :, pr, pc], pr, pc)
-        h = self.input_conv.at(state["input"], r, c)  # (n, F)
-        for layer, st in zip(self.layers, state["layers"]):
-            h = layer.at(h, st, r, c)
-        out = self.head[1].pointwise(F.relu(self.head[0].pointwise(F.relu(h))))
-        return out if self.categorical else out[:, 0]
+    def stack(self) -> nn.ModuleList:
+        return self.layers
 
 
 @register_model("pixelrnn-row", config=PixelRNNConfig, objectives=("nll",), family="autoregressive",
