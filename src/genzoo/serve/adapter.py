@@ -54,6 +54,8 @@ def is_text(model) -> bool:
 def num_labels(model) -> int:
     """Number of classes ``sample(label=...)`` accepts (0: unconditional)."""
     n = int(getattr(model, "num_classes", 0) or 0)
+    if not n and getattr(model, "condition_type", None) == "label":  # e.g. the conditional gated PixelCNN
+        n = int(getattr(model.config, "classes", 0) or 0)
     if n and is_text(model):
         return 0
     if n and hasattr(model.config, "conditional_prior") and not model.config.conditional_prior:
