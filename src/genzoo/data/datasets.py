@@ -21,6 +21,7 @@ import torch
 
 from genzoo.config import field
 from genzoo.data import download as dl
+from genzoo.data.colour import COLOUR_DATASETS, read_colour
 from genzoo.data.errors import DataError
 from genzoo.data.formats import (
     IDX_IMAGES_MAGIC,
@@ -47,6 +48,7 @@ DATASETS: dict[str, str] = {
     "kmnist": "Kuzushiji-MNIST cursive Japanese, 28x28, 10 classes, 50k/10k/10k, IDX files (downloadable)",
     "binarized-mnist": "Larochelle's fixed binarization of MNIST, unlabelled, 50k/10k/10k, .npz or .amat files",
 }
+DATASETS.update(COLOUR_DATASETS)  # emoji, cifar10: genzoo.data.colour
 SCALES = ("01", "pm1")
 BINARIZE = ("none", "static", "dynamic")
 SPLITS = ("train", "valid", "test")
@@ -85,6 +87,10 @@ class DataConfig:
     classes: tuple[int, ...] | None = field(
         None, help="keep only the examples of these labels, in every split (e.g. one-class anomaly detection)"
     )
+
+    crop: bool = field(False, help="image folders: cut each image to its centred square before resizing")
+    vendor: str = field("google", help="emoji: whose drawings, google (Noto) or twitter (Twemoji)",
+                        choices=("google", "twitter"))
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -410,7 +416,7 @@ def _array_file(
 
 
 def _image_folder(path: Path, cfg: DataConfig) -> _Source:
-    raw, labels, classes = read_image_folder(path, grayscale=cfg.grayscale, size=cfg.size)
+    raw, labels, classes = read_image_folder(path, grayscale=cfg.grayscale, size=cfg.size, crop=cfg.crop)
     counts = split_counts(len(raw.x), str(path))
     return _split(path.resolve().name, raw, labels, counts, cfg.seed, len(classes) if classes else None)
 
@@ -424,6 +430,9 @@ def _read_source(cfg: DataConfig) -> _Source:
         return _idx_dataset(cfg)
     if cfg.name == "binarized-mnist":
         return _binarized_mnist(cfg)
+    if cfg.name in COLOUR_DATASETS:  # 8-bit RGB, read already split: genzoo.data.colour
+        images, labels, num_classes = read_colour(cfg, _find_folder)
+        return _Source(cfg.name, images, labels, 256, num_classes)
     path = Path(cfg.name).expanduser()
     if path.is_dir():
         return _image_folder(path, cfg)

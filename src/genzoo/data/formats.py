@@ -257,12 +257,21 @@ def _read_image(path: Path, mode: str) -> np.ndarray:
         raise DataError(f"{path}: unreadable image ({exc})") from exc
 
 
-def read_image_folder(folder: Path, *, grayscale: bool = True, size: int | None = None):
+def centre_crop(image: np.ndarray) -> np.ndarray:
+    """The largest centred square of an (H, W) or (H, W, C) image (CelebA-style preprocessing)."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return image[top : top + side, left : left + side]
+
+
+def read_image_folder(folder: Path, *, grayscale: bool = True, size: int | None = None, crop: bool = False):
     """Load every image under ``folder`` with Pillow.
 
     Layout: image files directly in ``folder`` (unlabelled), or one subfolder per class (labels are the
     index of the sorted subfolder names). Without ``size`` all images must have the same size; with
-    it each is resized to ``size x size`` (bilinear). Returns ``(RawImages, labels or None, classes)``.
+    it each is resized to ``size x size`` (bilinear); with ``crop`` each image is first cut to its
+    centred square, so that resizing keeps the aspect ratio. Returns ``(RawImages, labels or None, classes)``.
     """
     from genzoo.data.transforms import resize_codes
 
@@ -285,6 +294,8 @@ def read_image_folder(folder: Path, *, grayscale: bool = True, size: int | None 
 
     mode = "L" if grayscale else "RGB"
     images = [_read_image(p, mode) for p in files]  # (H, W) or (H, W, 3) uint8
+    if crop:
+        images = [centre_crop(image) for image in images]
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, image in enumerate(images):
         by_shape.setdefault(image.shape, []).append(i)
