@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -89,9 +90,12 @@ def train_cyclegan(xa, xb, valid_a, valid_b, *, minutes: float, paired: bool, ar
     # time the first steps to turn the budget into a step count
     probe = TrainConfig(epochs=1, batch_size=args.batch_size, max_steps=3, lr=2e-4, betas=(0.5, 0.999),
                         validate=False, sample_every=0, progress=False, seed=args.seed)
+    said: list[str] = []
     t0 = time.perf_counter()
-    Trainer(model, objective, data, probe, log=lambda m: None).fit()
+    Trainer(model, objective, data, probe, log=said.append).fit()
     per_step = (time.perf_counter() - t0) / 3
+    timed = [re.search(r"first \d+ step\(s\): ([0-9.e+-]+) s per step", m) for m in said]
+    per_step = next((float(m.group(1)) for m in timed if m), per_step)  # the trainer's own timing
     steps = max(1, int(minutes * 60 / per_step))
     steps_per_epoch = math.ceil(len(xa) / args.batch_size)
     epochs = math.ceil(steps / steps_per_epoch)
