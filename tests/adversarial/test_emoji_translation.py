@@ -82,7 +82,10 @@ def test_paired_l1_term_uses_aligned_rows():
     model = entry.model_cls(entry.config_cls(shape=(3, 8, 8), width=4, res_blocks=1))
     a, b = torch.rand(3, 3, 8, 8), torch.rand(3, 3, 8, 8)
     plain = CycleGANObjective(CycleConfig())(model, {"x": a, "x_b": b})
-    paired = CycleGANObjective(CycleConfig(paired_l1=2.0))(model, {"x": a, "x_b": b})
+    paired_obj = CycleGANObjective(CycleConfig(paired_l1=2.0))
+    with pytest.raises(ValueError, match="paired data"):
+        paired_obj(model, {"x": a, "x_b": b})  # unpaired batches (the CLI's --data-b) are refused
+    paired = paired_obj(model, {"x": a, "x_b": b, "paired_b": True})
     with torch.no_grad():
         direct = ((model.translate(a, "a2b") - b).abs().flatten(1).mean(1)
                   + (model.translate(b, "b2a") - a).abs().flatten(1).mean(1))

@@ -110,6 +110,9 @@ class CycleGANObjective(AdversarialObjective):
             loss = adv + self.config.cycle_weight * cycle
             out = {"g_adv": adv.detach(), "cycle": cycle.detach()}
             if self.config.paired_l1 > 0:  # batch["x_b"][i] is the counterpart of batch["x"][i]
+                if not batch.get("paired_b", False):
+                    raise ValueError("--paired-l1 needs paired data (a domain-B dataset marked paired, whose row i "
+                                     "is the counterpart of domain A's row i); --data-b gives unpaired images")
                 paired = per_example((fake_b - b).abs()) + per_example((fake_a - a).abs())
                 loss = loss + self.config.paired_l1 * paired
                 out["paired_l1"] = paired.detach()

@@ -407,6 +407,8 @@ class Trainer:
         if self.domain_b is not None and b_index is not None:
             xb = self.domain_b.train.x[b_index]
             batch["x_b"] = self.batch_transform(xb, noise) if self.batch_transform is not None else xb
+            if getattr(self.domain_b, "paired", False):
+                batch["paired_b"] = True  # x_b[i] is the counterpart of x[i]
         return batch
 
     def _nan_message(self, epoch: int, step: int, n_bad: int) -> str:
