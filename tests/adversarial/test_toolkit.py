@@ -41,6 +41,9 @@ def test_gradient_penalty_matches_direct_computation():
         x_hat = eps[i] * real[i] + (1 - eps[i]) * fake[i]
         expected.append(((2 * w * x_hat).norm() - 1) ** 2)
     torch.testing.assert_close(gp, torch.stack(expected))
+    with torch.no_grad():  # the trainer's validation runs the players under no_grad
+        torch.testing.assert_close(gradient_penalty(lambda x: (w * x.pow(2)).flatten(1).sum(1), real, fake,
+                                                    eps=eps), gp)
     # the penalty trains the critic: its gradient reaches a critic parameter
     wp = w.clone().requires_grad_(True)
     gradient_penalty(lambda x: (wp * x.pow(2)).flatten(1).sum(1), real, fake, eps=eps).sum().backward()

@@ -83,9 +83,11 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator: 
     if eps is None:
         eps = rng.rand((real.shape[0],), generator=generator, device=real.device)
     e = eps.to(real.dtype).view(-1, *([1] * (real.dim() - 1)))  # (B, 1, ..., 1)
-    x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)  # (B, ...)
-    scores = critic(x_hat)  # (B,)
-    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    train = torch.is_grad_enabled()  # under no_grad (validation) the penalty is a figure only
+    with torch.enable_grad():
+        x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)  # (B, ...)
+        scores = critic(x_hat)  # (B,)
+        (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=train)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2)
 
 
