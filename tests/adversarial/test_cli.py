@@ -91,3 +91,38 @@ def test_sample_conditions(tmp_path):
                  "--device", "cpu"]) == 0
     assert main(["sample", str(t2i), "-n", "4", "--text", "a purple two", "--out", str(tmp_path / "t.png"),
                  "--device", "cpu"]) == 2
+
+
+def test_translate_a_folder_of_pngs_of_any_size(tmp_path):
+    import torch.nn.functional as F
+    from PIL import Image
+
+    run = cyclegan_run(tmp_path)  # a (1, 8, 8) model
+    src = tmp_path / "pngs"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (12, 20)).astype(np.uint8)  # (H, W)
+    alpha = np.where(rng.random((12, 20)) < 0.5, 255, 0).astype(np.uint8)
+    Image.fromarray(np.stack([grey, grey, grey, alpha], -1), "RGBA").save(src / "clear.png")  # 20 x 12
+    small = rng.integers(0, 256, (5, 5)).astype(np.uint8)
+    Image.fromarray(np.stack([small] * 3, -1), "RGB").save(src / "small.png")
+    Image.fromarray(rng.integers(0, 256, (8, 8)).astype(np.uint8), "L").save(src / "exact.bmp")
+    (src / "notes.txt").write_text("ignored")
+    assert main(["translate", str(run), "--input", str(src), "--out", str(tmp_path / "o"), "--device", "cpu"]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["clear.png", "exact.png", "small.png"]
+    model = genzoo.load(run)
+    on_white = np.where(alpha == 255, grey, 255)  # transparency composited on white
+    for name, codes in (("clear", on_white), ("small", small)):
+        x = torch.from_numpy(codes.astype(np.float32) / 255)[None, None]
+        x = F.interpolate(x, size=(8, 8), mode="bilinear", align_corners=False, antialias=True)
+        want = model.translate(x, "a2b")[0, 0].detach().numpy()
+        with Image.open(tmp_path / "o" / f"{name}.png") as img:
+            assert img.size == (8, 8)
+            got = np.asarray(img, dtype=np.float32) / 255
+        assert np.abs(got - want).max() <= 0.5 / 255 + 1e-5
+    assert main(["translate", str(run), "--input", str(src), "--out", str(tmp_path / "k"), "--keep-size",
+                 "--device", "cpu"]) == 0
+    with Image.open(tmp_path / "k" / "clear.png") as a, Image.open(tmp_path / "k" / "small.png") as b:
+        assert a.size == (20, 12) and b.size == (5, 5)
+    (src / "broken.png").write_bytes(b"not a png")
+    assert main(["translate", str(run), "--input", str(src), "--out", str(tmp_path / "x"), "--device", "cpu"]) == 2

@@ -7,6 +7,14 @@
 * ``gan-cls``: the matching-aware discriminator of Reed et al. 2016 (Algorithm 1) for
   ``text2image``.
 
+``--adversarial-loss`` picks the pair of losses of ``gan`` and ``infogan``: ``gan`` (the above),
+``hinge`` (Lim & Ye 2017; Miyato et al. 2018, Eq. 16-17: L_D = E[relu(1 - D(x))] + E[relu(1 +
+D(G(z)))], L_G = -E[D(G(z))]) or ``wgan-gp`` (Gulrajani et al. 2017, Algorithm 1: L_D = E[D(G(z))]
+- E[D(x)] + lambda E[(||grad D(x_hat)||_2 - 1)^2] at random interpolates x_hat, L_G = -E[D(G(z))];
+the paper's critic has no batch norm: pair it with ``--spectral-norm``, which drops it). A model
+built with ``--ema`` keeps an exponential moving average of its generator; :meth:`after_step`, which
+the trainer calls after every player's step, updates it after the generator's step.
+
 The fakes are detached in the discriminator's step, so each step's gradient reaches only its own
 player's parameters (the trainer zeroes a player's gradients before its step). Discriminator
 outputs are logits; losses use ``softplus`` (log(1 + e^l)) for numerically stable log-sigmoids.
@@ -24,8 +32,11 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.config import field
+from genzoo.nn import random as rng
 from genzoo.objectives.base import Batch, Objective, ObjectiveConfig
 from genzoo.registry import register_objective
+
+ADVERSARIAL_LOSSES = ("gan", "hinge", "wgan-gp")
 
 
 @dataclass(frozen=True)
@@ -33,12 +44,25 @@ class GANLossConfig(ObjectiveConfig):
     generator_loss: str = field("non-saturating", help="generator loss: -log D(G(z)) (non-saturating) or "
                                 "log(1 - D(G(z))) (minimax, Eq. 1)", choices=("non-saturating", "minimax"))
     label_smoothing: float = field(0.0, help="one-sided label smoothing: real target 1 - this (Salimans 2016)")
+    adversarial_loss: str = field("gan", help="losses of D and G: gan (log-loss, Goodfellow 2014), hinge "
+                                  "(Miyato 2018, Eq. 16-17) or wgan-gp (Gulrajani 2017, Algorithm 1)",
+                                  choices=ADVERSARIAL_LOSSES)
+    gp_weight: float = field(10.0, help="wgan-gp: lambda, the weight of the gradient penalty")
+    ema_decay: float = field(0.999, help="models built with --ema: the generator EMA's decay beta "
+                             "(w_ema <- beta w_ema + (1 - beta) w after each generator step)")
     collapse_threshold: float = field(0.02, help="warn when the RMS per-pixel distance between samples of a "
                                       "fixed-seed batch falls below this (0: no check)")
 
     def __post_init__(self):
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if self.adversarial_loss not in ADVERSARIAL_LOSSES:
+            raise ValueError(f"adversarial_loss must be one of {', '.join(ADVERSARIAL_LOSSES)}, "
+                             f"got {self.adversarial_loss!r}")
+        if not self.gp_weight >= 0:
+            raise ValueError(f"gp_weight must be >= 0, got {self.gp_weight}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
 
 
 def bce_logits(logits: torch.Tensor, target: float) -> torch.Tensor:
@@ -49,6 +73,32 @@ def bce_logits(logits: torch.Tensor, target: float) -> torch.Tensor:
 def per_example(t: torch.Tensor) -> torch.Tensor:
     """Mean over every axis but the first: (B, ...) -> (B,)."""
     return t.reshape(t.shape[0], -1).mean(1)
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None,
+                     eps: torch.Tensor | None = None) -> torch.Tensor:
+    """(||grad_x critic(x_hat)||_2 - 1)^2 per example, (B,), at x_hat = eps x + (1 - eps) x~ with
+    eps ~ U[0, 1] per example (Gulrajani et al. 2017, Algorithm 1, lines 4-7; ``eps`` (B,) may be
+    given). The graph is kept (``create_graph``) so that the penalty trains the critic."""
+    if eps is None:
+        eps = rng.rand((real.shape[0],), generator=generator, device=real.device)
+    e = eps.to(real.dtype).view(-1, *([1] * (real.dim() - 1)))  # (B, 1, ..., 1)
+    train = torch.is_grad_enabled()  # under no_grad (validation) the penalty is a figure only
+    with torch.enable_grad():
+        x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)  # (B, ...)
+        scores = critic(x_hat)  # (B,)
+        (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=train)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2)
+
+
+@torch.no_grad()
+def ema_update(average: torch.nn.Module, live: torch.nn.Module, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * live for every parameter; buffers (batch-norm
+    statistics) are copied (as in Karras et al. 2018's generator average)."""
+    for a, p in zip(average.parameters(), live.parameters()):
+        a.lerp_(p.detach(), 1.0 - decay)
+    for a, b in zip(average.buffers(), live.buffers()):
+        a.copy_(b)
 
 
 @torch.no_grad()
@@ -79,13 +129,48 @@ class AdversarialObjective(Objective):
             return model.generator_parameters()
         raise ValueError(f"unknown player {player!r} for {type(self).__name__}; expected {self.players}")
 
+    def after_step(self, model, player: str) -> None:
+        """The trainer's hook after each player's optimizer step: update the generator EMA."""
+        if player == "generator" and getattr(model, "generator_ema", None) is not None:
+            ema_update(model.generator_ema, model.generator, self.config.ema_decay)
+
     def g_loss(self, logits_fake: torch.Tensor) -> torch.Tensor:
+        if self.config.adversarial_loss != "gan":
+            return -logits_fake  # hinge and WGAN: -D(G(z)), (B,)
         if self.config.generator_loss == "minimax":
             return -F.softplus(logits_fake)  # log(1 - D(G(z))), (B,)
         return F.softplus(-logits_fake)  # -log D(G(z)), (B,)
 
     def d_loss(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+        """Per-example discriminator loss, (B,), without the gradient penalty (see :meth:`penalty`)."""
+        loss = self.config.adversarial_loss
+        if loss == "hinge":
+            return F.relu(1.0 - logits_real) + F.relu(1.0 + logits_fake)
+        if loss == "wgan-gp":
+            return logits_fake - logits_real
         return bce_logits(logits_real, 1.0 - self.config.label_smoothing) + bce_logits(logits_fake, 0.0)
+
+    def penalty(self, critic, real: torch.Tensor, fake: torch.Tensor, generator=None) -> torch.Tensor | None:
+        """lambda * gradient penalty (B,) for wgan-gp, else None."""
+        if self.config.adversarial_loss != "wgan-gp" or self.config.gp_weight == 0:
+            return None
+        return self.config.gp_weight * gradient_penalty(critic, real, fake, generator)
+
+    def d_outputs(self, loss: torch.Tensor, lr: torch.Tensor, lf: torch.Tensor, gp: torch.Tensor | None) -> dict:
+        """The discriminator step's result: with the log-loss, ``d_real``/``d_fake`` are mean
+        probabilities (read by the epoch-end warnings); hinge and WGAN critics output scores, logged
+        as ``d_real_score``/``d_fake_score`` (WGAN: their difference estimates the critic's
+        Wasserstein distance, ``w_estimate``)."""
+        out = {"loss": loss if gp is None else loss + gp, "d_loss": loss.detach()}
+        if self.config.adversarial_loss == "gan":
+            out.update(d_real=torch.sigmoid(lr).detach(), d_fake=torch.sigmoid(lf).detach())
+        else:
+            out.update(d_real_score=lr.detach(), d_fake_score=lf.detach())
+        if self.config.adversarial_loss == "wgan-gp":
+            out["w_estimate"] = (lr - lf).detach()
+        if gp is not None:
+            out["gradient_penalty"] = gp.detach()
+        return out
 
     def on_epoch_end(self, model, metrics: dict[str, float]) -> list[str]:
         """Warnings for the trainer's log: a discriminator that wins outright, or collapsed samples."""
@@ -138,9 +223,8 @@ class GANObjective(AdversarialObjective):
             with torch.no_grad():
                 fake = model.generate(z, y)
             lr, lf = model.discriminate(x, y), model.discriminate(fake.detach(), y)
-            loss = self.d_loss(lr, lf)
-            return {"loss": loss, "d_loss": loss.detach(), "d_real": torch.sigmoid(lr).detach(),
-                    "d_fake": torch.sigmoid(lf).detach()}
+            gp = self.penalty(lambda t: model.discriminate(t, y), x, fake, generator)
+            return self.d_outputs(self.d_loss(lr, lf), lr, lf, gp)
         if player == "generator":
             lf = model.discriminate(model.generate(z, y), y)
             loss = self.g_loss(lf)
@@ -189,9 +273,10 @@ class InfoGANObjective(AdversarialObjective):
             lr, _, _ = model.discriminate(x)
             lf, q_cat, q_mu = model.discriminate(fake.detach())
             info, bound, ce = self.info_terms(model, cat, cont, q_cat, q_mu)
-            d = self.d_loss(lr, lf)
-            return {"loss": d + info, "d_loss": d.detach(), "d_real": torch.sigmoid(lr).detach(),
-                    "d_fake": torch.sigmoid(lf).detach(), "q_accuracy": (q_cat.argmax(1) == cat).float()}
+            gp = self.penalty(lambda t: model.discriminate(t)[0], x, fake, generator)
+            out = self.d_outputs(self.d_loss(lr, lf), lr, lf, gp)
+            out["loss"] = out["loss"] + info
+            return {**out, "q_accuracy": (q_cat.argmax(1) == cat).float()}
         if player == "generator":
             lf, q_cat, q_mu = model.discriminate(model.generate(z, cat, cont))
             info, bound, ce = self.info_terms(model, cat, cont, q_cat, q_mu)
@@ -208,7 +293,14 @@ class GANCLSObjective(AdversarialObjective):
     L_D = log s_r + (log(1 - s_w) + log(1 - s_f)) / 2, maximised; L_G = log s_f (non-saturating).
     Mismatching captions are the batch's captions rolled by one. The text encoder is trained by the
     discriminator (the matching task shapes the embedding); the generator reads it detached.
+    Only the log-loss is defined here (``--adversarial-loss gan``).
     """
+
+    def __init__(self, config: GANLossConfig | None = None):
+        super().__init__(config)
+        if self.config.adversarial_loss != "gan":
+            raise ValueError(f"--adversarial-loss {self.config.adversarial_loss}: gan-cls is defined for the "
+                             "log-loss only (Reed et al. 2016); use --adversarial-loss gan")
 
     def __call__(self, model, batch: Batch, *, player: str = "generator", generator=None):
         x = batch["x"]

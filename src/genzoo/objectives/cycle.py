@@ -6,6 +6,10 @@
 
 Players: ``generator`` (both G and F), then ``discriminator`` (both D_A and D_B), as in the
 paper's training loop. Domain A is ``batch["x"]``, domain B ``batch["x_b"]``.
+
+``paired_l1 > 0`` adds the pix2pix-style supervised term ||G(a) - b||_1 + ||F(b) - a||_1 (Isola et
+al. 2017, Eq. 3) weighted by it: for paired data only (a domain-B dataset whose ``paired`` is True,
+so the trainer draws row i of B with row i of A), as the supervised upper bound of a translation.
 """
 
 from __future__ import annotations
@@ -26,10 +30,14 @@ class CycleConfig(ObjectiveConfig):
     cycle_weight: float = field(10.0, help="lambda: weight of the cycle-consistency loss")
     identity_weight: float = field(0.5, help="identity loss weight as a fraction of lambda (0 disables it)")
     pool_size: int = field(50, help="generated images kept for the discriminator updates (0: no pool)")
+    paired_l1: float = field(0.0, help="weight of the supervised L1 term ||G(a) - b|| + ||F(b) - a|| (pix2pix, "
+                             "Isola 2017); paired data only (0: unpaired CycleGAN)")
 
     def __post_init__(self):
         if self.pool_size < 0:
             raise ValueError(f"pool_size must be >= 0, got {self.pool_size}")
+        if not self.paired_l1 >= 0:
+            raise ValueError(f"paired_l1 must be >= 0, got {self.paired_l1}")
 
 
 class ImagePool:
@@ -101,6 +109,13 @@ class CycleGANObjective(AdversarialObjective):
                 per_example((model.translate(fake_a, "a2b") - b).abs())
             loss = adv + self.config.cycle_weight * cycle
             out = {"g_adv": adv.detach(), "cycle": cycle.detach()}
+            if self.config.paired_l1 > 0:  # batch["x_b"][i] is the counterpart of batch["x"][i]
+                if not batch.get("paired_b", False):
+                    raise ValueError("--paired-l1 needs paired data (a domain-B dataset marked paired, whose row i "
+                                     "is the counterpart of domain A's row i); --data-b gives unpaired images")
+                paired = per_example((fake_b - b).abs()) + per_example((fake_a - a).abs())
+                loss = loss + self.config.paired_l1 * paired
+                out["paired_l1"] = paired.detach()
             if self.config.identity_weight > 0 and model.same_channels:
                 ident = per_example((model.translate(b, "a2b") - b).abs()) + \
                     per_example((model.translate(a, "b2a") - a).abs())

@@ -11,6 +11,7 @@ discriminator, so the networks always see [-1, 1]. Pass ``--scale pm1`` to the d
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from genzoo.data.transforms import from_unit, to_unit
 from genzoo.models.base import GenerativeModel, ModelConfig, check_count
 
 __all__ = ["GAN_TRAINING", "AdversarialConfig", "Discriminator", "ImplicitModel", "as_labels", "build_generator",
-           "check_count", "rand", "randint", "randn"]
+           "check_count", "ema_field", "rand", "randint", "randn"]
 from genzoo.nn import random as rng
 
 #: the training settings of Radford et al. (2015) that every adversarial model here defaults to
@@ -42,6 +43,12 @@ class AdversarialConfig(ModelConfig):
     def __post_init__(self):
         if self.noise_dim < 1:
             raise ValueError(f"noise_dim must be >= 1, got {self.noise_dim}")
+
+
+def ema_field():
+    """The ``ema`` option of the models that support a generator EMA (:meth:`ImplicitModel.init_ema`)."""
+    return field(False, help="keep an exponential moving average of the generator's weights and sample with "
+                             "it (Karras et al. 2018; Yazici et al. 2019); the objective's --ema-decay sets the rate")
 
 
 def randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
@@ -256,9 +263,25 @@ class ImplicitModel(GenerativeModel):
     generator: nn.Module
     discriminator: nn.Module
 
+    def init_ema(self) -> None:
+        """Add ``generator_ema``, the exponential moving average of the generator's weights: a
+        frozen copy of ``generator`` (weights and buffers), saved with the model; it has no
+        gradient, so no optimizer sees it. The model only holds it: the objective's ``after_step``
+        hook updates it during training."""
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+
+    def sampling_generator(self) -> nn.Module:
+        """The generator that turns latents into images: the live one while training (the
+        objectives need its gradient) and the EMA copy, if any, in eval mode (sampling)."""
+        ema = getattr(self, "generator_ema", None)
+        if ema is not None and not self.training:
+            return ema
+        return self.generator
+
     def decode(self, w: torch.Tensor) -> torch.Tensor:
-        """G(w) in data space: (B, C, H, W) for the generator input w (B, latent size)."""
-        return self.to_data(self.generator(w))
+        """G(w) in data space: (B, C, H, W) for the generator input w (B, latent size); in eval
+        mode a model with ``ema=True`` decodes with its averaged generator."""
+        return self.to_data(self.sampling_generator()(w))
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:

@@ -22,6 +22,7 @@ from genzoo.models.adversarial._nets import (
     ImplicitModel,
     as_labels,
     build_generator,
+    ema_field,
     randn,
 )
 from genzoo.models.base import check_count
@@ -30,6 +31,7 @@ from genzoo.registry import register_model
 
 @dataclass(frozen=True)
 class GANConfig(AdversarialConfig):
+    ema: bool = ema_field()
     arch: str = field("mlp", help="network type of G and D", choices=("mlp", "conv"))
     g_hidden: tuple[int, ...] = field((256, 512), help="MLP generator hidden sizes")
     d_hidden: tuple[int, ...] = field((512, 256), help="MLP discriminator hidden sizes")
@@ -50,6 +52,8 @@ class GAN(ImplicitModel):
         self.discriminator = Discriminator(config.shape, arch=config.arch, hidden=config.d_hidden,
                                            width=config.width, cond_dim=cd,
                                            spectral_norm=config.spectral_norm)
+        if config.ema:
+            self.init_ema()
 
     def condition_dims(self) -> tuple[int, int]:
         """Sizes of the condition vectors fed to G and D."""

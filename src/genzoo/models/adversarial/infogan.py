@@ -36,6 +36,7 @@ from genzoo.models.adversarial._nets import (
     ImplicitModel,
     build_generator,
     check_count,
+    ema_field,
     rand,
     randint,
     randn,
@@ -45,6 +46,7 @@ from genzoo.registry import register_model
 
 @dataclass(frozen=True)
 class InfoGANConfig(AdversarialConfig):
+    ema: bool = ema_field()
     noise_dim: int = field(62, help="size of the incompressible noise z (62 in the paper's MNIST model)")
     arch: str = field("conv", help="network type of G and D", choices=("mlp", "conv"))
     g_hidden: tuple[int, ...] = field((256, 512), help="MLP generator hidden sizes")
@@ -80,6 +82,8 @@ class InfoGAN(ImplicitModel):
                                            spectral_norm=c.spectral_norm, fc=fc)
         self.q_head = nn.Sequential(nn.Linear(self.discriminator.feature_dim, c.q_hidden), nn.LeakyReLU(0.2),
                                     nn.Linear(c.q_hidden, self.code_dim))
+        if c.ema:
+            self.init_ema()
 
     def discriminator_parameters(self):
         return [*self.discriminator.parameters(), *self.q_head.parameters()]

@@ -1,0 +1,180 @@
+"""CycleGAN between two emoji vendors (Google Noto <-> Twitter Twemoji), measured against the truth.
+
+    OMP_NUM_THREADS=1 python benchmarks/emoji_cyclegan.py --data-dir ../shared/data/emoji --size 32 \\
+        --minutes 6 --paired-minutes 3 --out runs/emoji-cyclegan --picture docs/img/emoji_cyclegan.png
+
+Data: the emoji both vendors draw, aligned by ``unified`` id (:func:`paired_emoji`), split by base
+emoji with the reader's 80/10/10 split (:func:`genzoo.data.emoji.emoji_split`, skin-tone variants
+stay together). The training base emoji are halved at random: domain A (google) trains on the first
+half, domain B (twitter) on the second, so the unpaired model never sees one emoji drawn by both
+vendors (:func:`unpaired_split`).
+
+Because each test emoji's counterpart exists, translation is measured directly: per test emoji,
+L1 (mean absolute difference per channel value, [0, 1] scale) and PSNR (10 log10(1 / MSE), dB,
+averaged over images) between G(x_google) and the true twitter drawing, and F(x_twitter) against
+the true google one; the identity baseline scores x itself against the truth. The paired upper bound
+trains the same model and objective plus the pix2pix L1 term on the training pairs (``paired_l1``;
+domain B marked ``paired`` so the trainer draws row i of B with row i of A), for a shorter budget.
+Results go to OUT/results.json; the picture shows rows of test google / G(google) / true twitter /
+test twitter / F(twitter) / true google.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genzoo.data.datasets import ImageDataset, Split
+from genzoo.data.emoji import emoji_split, read_emoji
+from genzoo.objectives.cycle import CycleConfig, CycleGANObjective
+from genzoo.registry import get_model
+from genzoo.training.trainer import TrainConfig, Trainer
+
+
+def paired_emoji(folder, size: int):
+    """(ids, google uint8 (N, 3, S, S), twitter uint8 (N, 3, S, S), groups (N,)): the emoji both
+    vendors draw, row i of each array being emoji ``ids[i]``; ``groups`` is the base emoji."""
+    google, twitter = read_emoji(folder, "google", size), read_emoji(folder, "twitter", size)
+    where = {uid: i for i, uid in enumerate(twitter.ids)}
+    gi = np.array([i for i, uid in enumerate(google.ids) if uid in where], dtype=np.int64)
+    ti = np.array([where[google.ids[i]] for i in gi], dtype=np.int64)
+    return [google.ids[i] for i in gi], google.images[gi], twitter.images[ti], google.groups[gi]
+
+
+def unpaired_split(groups: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Row indices: ``train_a`` / ``train_b`` (the training base emoji halved at random, disjoint),
+    ``train`` (both halves, for the paired bound), ``valid`` and ``test`` (the reader's split)."""
+    parts = emoji_split(groups, seed)
+    train_groups = np.unique(groups[parts["train"]])
+    perm = np.random.default_rng([seed, 13]).permutation(train_groups)
+    half_a = perm[: len(perm) // 2]
+    in_a = np.isin(groups[parts["train"]], half_a)
+    return {"train_a": parts["train"][in_a], "train_b": parts["train"][~in_a], "train": parts["train"],
+            "valid": parts["valid"], "test": parts["test"]}
+
+
+def as_float(codes: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(codes.astype(np.float32) / 255.0)  # (N, 3, S, S) in [0, 1]
+
+
+def dataset(name: str, x: torch.Tensor, valid: torch.Tensor) -> ImageDataset:
+    return ImageDataset(name, Split(x), Split(valid), Split(valid), tuple(x.shape[1:]), False, None, 256)
+
+
+def distances(pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """L1 (mean over images of the mean absolute difference) and PSNR (dB, mean over images), with
+    the standard error over images of each."""
+    l1 = (pred - truth).abs().flatten(1).mean(1).double()  # (N,)
+    mse = (pred - truth).pow(2).flatten(1).mean(1).double().clamp_min(1e-10)
+    psnr = 10 * torch.log10(1.0 / mse)
+    n = len(l1)
+    return {"l1": float(l1.mean()), "l1_se": float(l1.std() / math.sqrt(n)),
+            "psnr": float(psnr.mean()), "psnr_se": float(psnr.std() / math.sqrt(n))}
+
+
+def train_cyclegan(xa, xb, valid_a, valid_b, *, minutes: float, paired: bool, args, log) -> tuple:
+    entry = get_model("cyclegan")
+    torch.manual_seed(args.seed)
+    model = entry.model_cls(entry.config_cls(shape=tuple(xa.shape[1:]), width=args.width, res_blocks=args.res_blocks))
+    data = dataset("emoji-google", xa, valid_a)
+    data.domain_b = dataset("emoji-twitter", xb, valid_b)
+    data.domain_b.paired = paired
+    objective = CycleGANObjective(CycleConfig(paired_l1=args.paired_weight if paired else 0.0))
+    # time the first steps to turn the budget into a step count
+    probe = TrainConfig(epochs=1, batch_size=args.batch_size, max_steps=3, lr=2e-4, betas=(0.5, 0.999),
+                        validate=False, sample_every=0, progress=False, seed=args.seed)
+    said: list[str] = []
+    t0 = time.perf_counter()
+    Trainer(model, objective, data, probe, log=said.append).fit()
+    per_step = (time.perf_counter() - t0) / 3
+    timed = [re.search(r"first \d+ step\(s\): ([0-9.e+-]+) s per step", m) for m in said]
+    per_step = next((float(m.group(1)) for m in timed if m), per_step)  # the trainer's own timing
+    steps = max(1, int(minutes * 60 / per_step))
+    steps_per_epoch = math.ceil(len(xa) / args.batch_size)
+    epochs = math.ceil(steps / steps_per_epoch)
+    log(f"{'paired' if paired else 'unpaired'}: {per_step:.2f} s/step -> {steps} steps ({epochs} epochs of "
+        f"{steps_per_epoch})")
+    cfg = TrainConfig(epochs=epochs, batch_size=args.batch_size, max_steps=steps, lr=2e-4, betas=(0.5, 0.999),
+                      validate=False, sample_every=0, progress=False, seed=args.seed)
+    t0 = time.perf_counter()
+    Trainer(model, objective, data, cfg, log=log).fit()
+    return model, {"steps": steps + 3, "seconds": round(time.perf_counter() - t0 + 3 * per_step, 1)}
+
+
+@torch.no_grad()
+def measure(model, test_a, test_b) -> dict:
+    model.eval()
+    fa = model.translate(test_a, "a2b")
+    fb = model.translate(test_b, "b2a")
+    return {"google->twitter": distances(fa, test_b), "twitter->google": distances(fb, test_a)}, fa, fb
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", default="../shared/data/emoji")
+    p.add_argument("--size", type=int, default=32, choices=(16, 32, 64))
+    p.add_argument("--minutes", type=float, default=6.0, help="training budget of the unpaired CycleGAN")
+    p.add_argument("--paired-minutes", type=float, default=3.0, help="budget of the paired bound (0: skip)")
+    p.add_argument("--paired-weight", type=float, default=10.0)
+    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--res-blocks", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/emoji-cyclegan")
+    p.add_argument("--picture", default=None, help="PNG of 8 test emoji and their translations")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - start:7.1f}s] {msg}", flush=True)
+
+    ids, google, twitter, groups = paired_emoji(args.data_dir, args.size)
+    split = unpaired_split(groups, args.seed)
+    a, b = as_float(google), as_float(twitter)
+    log(f"{len(ids)} paired emoji; unpaired train A {len(split['train_a'])} / B {len(split['train_b'])} "
+        f"(disjoint base emoji), test {len(split['test'])}")
+    test_a, test_b = a[split["test"]], b[split["test"]]
+    results = {"size": args.size, "n_test": len(split["test"]), "n_train_a": len(split["train_a"]),
+               "n_train_b": len(split["train_b"]), "args": vars(args),
+               "identity": {"google->twitter": distances(test_a, test_b),
+                            "twitter->google": distances(test_b, test_a)}}
+    cyc, results["cyclegan_budget"] = train_cyclegan(
+        a[split["train_a"]], b[split["train_b"]], a[split["valid"]], b[split["valid"]],
+        minutes=args.minutes, paired=False, args=args, log=log)
+    results["cyclegan"], fa, fb = measure(cyc, test_a, test_b)
+    rows = None
+    if args.paired_minutes > 0:
+        pair, results["paired_budget"] = train_cyclegan(
+            a[split["train"]], b[split["train"]], a[split["valid"]], b[split["valid"]],
+            minutes=args.paired_minutes, paired=True, args=args, log=log)
+        results["paired"], pa, pb = measure(pair, test_a, test_b)
+        rows = (pa, pb)
+    results["wall_seconds"] = round(time.perf_counter() - start, 1)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    for name in ("identity", "cyclegan", "paired"):
+        if name in results:
+            for d, r in results[name].items():
+                log(f"{name:9s} {d}: L1 {r['l1']:.4f} ± {r['l1_se']:.4f}  PSNR {r['psnr']:.2f} ± {r['psnr_se']:.2f} dB")
+    if args.picture:
+        from genzoo.evaluation.plots import save_grid
+
+        k = torch.linspace(0, len(test_a) - 1, 8).long()
+        parts = [test_a[k], fa[k], test_b[k], test_b[k], fb[k], test_a[k]]
+        if rows is not None:
+            parts = [test_a[k], fa[k], rows[0][k], test_b[k], test_b[k], fb[k], rows[1][k], test_a[k]]
+        save_grid(torch.cat(parts).clamp(0, 1), args.picture, nrow=8, scale=1)
+        log(f"picture -> {args.picture}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
