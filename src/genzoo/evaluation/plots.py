@@ -89,10 +89,12 @@ def _figure(size: tuple[float, float]):
     return plt.subplots(figsize=size, dpi=100)
 
 
-def _save(fig, path: str | Path) -> Path:
+def _save(fig, path: str | Path, *, layout: bool = True) -> Path:
+    """Write ``fig`` to ``path`` (folders made) and close it; ``layout=False`` keeps the caller's layout."""
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
+    if layout:
+        fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -216,11 +218,7 @@ def save_curve_panels(panels: list[dict], path: str | Path, *, xlabel: str, ylab
         fig.tight_layout(rect=(0, 0.1 if nrows == 1 else 0.05, 1, 1))
     else:
         fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path, layout=False)
 
 
 def save_run_curves(runs: list[str | Path], metrics: list[str], path: str | Path, *, x: str = "epoch",
