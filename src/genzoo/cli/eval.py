@@ -41,13 +41,14 @@ def run(args) -> int:
     model = load_run(args)
     data, split = split_of(args, args.split)
     x = random_subset(split.x, args.limit, args.seed)
+    y = None if split.y is None else random_subset(split.y, args.limit, args.seed)  # the same rows
     cfg = read_run_config(args.run)
     data_cfg = replace(from_dict(DataConfig, cfg["data"]), **data_overrides(args))
     spec = run_data_spec(args.run, data, data_cfg)
     result = {"run": str(args.run), "model": cfg["model"], "data": cfg["data"]["name"], "split": args.split,
               "data_spec": spec.to_dict(),
               **evaluate_likelihood(model, x, spec, k=args.k, batch_size=args.batch_size, seed=args.seed,
-                                    dequant_draws=args.dequant_draws, who=f"run {args.run}")}
+                                    dequant_draws=args.dequant_draws, who=f"run {args.run}", condition=y)}
     write_json(args.out or f"{args.run}/eval_{args.split}.json", result)
     print(json.dumps(result, indent=2))
     return 0

@@ -140,13 +140,14 @@ def evaluate_run(run_dir: str | Path, config: CompareConfig = CompareConfig(), *
     row: dict = {"run": run_dir.name, "path": str(run_dir), "model": info.get("model", type(model).__name__),
                  "objective": info.get("objective"), "data": data_cfg.name, "values": _spec_cell(spec),
                  "data_spec": spec.to_dict(), "command": info.get("command", "")}
-    x_test, _ = split_tensors(dataset, "test")
+    x_test, y_test = split_tensors(dataset, "test")
     if getattr(model, "has_likelihood", False):
         xs = random_subset(x_test, config.eval_examples, config.seed)
+        ys = None if y_test is None else random_subset(y_test, config.eval_examples, config.seed)  # same rows
         try:
             lik = evaluate_likelihood(model, xs, spec, k=config.k, batch_size=config.batch_size,
                                       seed=config.seed, dequant_draws=config.dequant_draws,
-                                      who=f"run {run_dir.name}")
+                                      who=f"run {run_dir.name}", condition=ys)
         except DataError as e:  # not a likelihood (BCE on grey values, ...): no NLL, say why
             lik = {"note": str(e)}
         row.update({f"nll_{key}" if key in ("figure", "label", "note") else key: lik[key]

@@ -49,7 +49,7 @@ def likelihood_figure(model, spec: DataSpec | None, *, who: str | None = None) -
 @torch.no_grad()
 def evaluate_likelihood(model, x: torch.Tensor, spec: DataSpec | None = None, *, k: int = 5000,
                         batch_size: int = 100, seed: int = 0, dequant_draws: int = 1,
-                        who: str | None = None) -> dict:
+                        who: str | None = None, condition: torch.Tensor | None = None) -> dict:
     """NLL of the clean test data ``x`` under ``model``, labelled (see the module docstring).
 
     Returns ``n``, ``figure`` (the kind, :data:`~genzoo.data.spec.FIGURES`), ``label`` (in words),
@@ -57,7 +57,8 @@ def evaluate_likelihood(model, x: torch.Tensor, spec: DataSpec | None = None, *,
     importance-sampled estimate, with its ``k``), ``nll_nats`` with ``nll_stderr`` (standard error
     over the test examples), ``bits_per_dim``; latent-variable models add ``neg_elbo_nats``,
     ``neg_elbo_stderr`` and ``elbo_bits_per_dim``; dequantized data add ``dequantization``
-    (levels, draws per example, the D log(L/width) offset in nats)."""
+    (levels, draws per example, the D log(L/width) offset in nats). ``condition``: one condition per
+    row of ``x`` (e.g. the test labels) for conditional models, which then report -log p(x | y)."""
     figure = likelihood_figure(model, spec, who=who)
     if figure not in LIKELIHOOD_FIGURES:
         raise DataError(not_a_likelihood_message(figure, who or f"model {type(model).__name__}"))
@@ -72,21 +73,29 @@ def evaluate_likelihood(model, x: torch.Tensor, spec: DataSpec | None = None, *,
     dim = math.prod(x.shape[1:])
     latent = not getattr(model, "exact_likelihood", True)
     nll, neg_elbo = [], []
-    for chunk in x.split(batch_size):
+    if getattr(model, "condition_type", None) is None:
+        condition = None  # unconditional models take none
+    elif condition is None:
+        raise ValueError(f"{who or type(model).__name__} is conditional ({model.condition_type}): its likelihood "
+                         "needs the conditions of the test data, which these data do not have")
+    conditions = [None] * math.ceil(len(x) / batch_size) if condition is None else condition.split(batch_size)
+    for chunk, cond in zip(x.split(batch_size), conditions):
         chunk = chunk.to(dev)
+        given = {} if cond is None else {"condition": cond.to(dev)}
         nll_sum = torch.zeros(len(chunk), dtype=torch.float64, device=dev)
         elbo_sum = torch.zeros_like(nll_sum)
         for _ in range(draws):  # E_u by averaging dequantization draws (one pass when not dequantized)
             xs = spec.dequantize(chunk, g) if dequantized else chunk
             if latent:
-                nll_sum -= model.log_prob(xs, k=k, generator=g).double()
+                nll_sum -= model.log_prob(xs, k=k, generator=g, **given).double()
                 elbo_sum -= elbo(model, xs, generator=g).double()
             else:
-                nll_sum -= model.log_prob(xs).double()
+                nll_sum -= model.log_prob(xs, **given).double()
         nll.append((nll_sum / draws).cpu())
         neg_elbo.append((elbo_sum / draws).cpu())
     mean, se = _mean_stderr(torch.cat(nll) + offset)
-    out = {"n": int(x.shape[0]), "figure": figure, "label": figure_label(figure, exact=not latent, k=k),
+    out = {"n": int(x.shape[0]), "conditional": condition is not None, "figure": figure,
+           "label": figure_label(figure, exact=not latent, k=k),
            "bound": dequantized, "nll_nats": mean, "nll_stderr": se, "bits_per_dim": bits_per_dim(mean, dim),
            "exact": not latent}
     if latent:
