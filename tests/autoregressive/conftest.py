@@ -60,3 +60,20 @@ def make_model():
 @pytest.fixture
 def all_images():
     return _all_images
+
+
+def _pearson(counts: torch.Tensor, probs: torch.Tensor, n: int) -> tuple[float, int]:
+    """Pearson statistic, lumping the categories expected fewer than 5 times into one."""
+    expected = probs * n
+    small = expected < 5
+    obs = torch.cat([counts[~small], counts[small].sum().reshape(1)])
+    exp = torch.cat([expected[~small], expected[small].sum().reshape(1)])
+    keep = exp > 0
+    stat = ((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum().item()
+    return stat, int(keep.sum()) - 1
+
+
+@pytest.fixture
+def chi_square():
+    """``chi_square(counts, probs, n) -> (statistic, degrees of freedom)`` of n samples."""
+    return _pearson

@@ -92,19 +92,8 @@ def test_categorical_256_last_pixel_sums_to_one(name, make_model):
     assert abs(torch.logsumexp(lp_pixels[:, 0, 2, 2], 0).item()) < 1e-10
 
 
-def _chi_square(counts: torch.Tensor, probs: torch.Tensor, n: int) -> tuple[float, int]:
-    """Pearson statistic, lumping the categories expected fewer than 5 times into one."""
-    expected = probs * n
-    small = expected < 5
-    obs = torch.cat([counts[~small], counts[small].sum().reshape(1)])
-    exp = torch.cat([expected[~small], expected[small].sum().reshape(1)])
-    keep = exp > 0
-    stat = ((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum().item()
-    return stat, int(keep.sum()) - 1
-
-
 @pytest.mark.parametrize("name,likelihood", CASES)
-def test_samples_follow_log_prob(name, likelihood, make_model, all_images):
+def test_samples_follow_log_prob(name, likelihood, make_model, all_images, chi_square):
     """20k samples on a tiny problem: Pearson chi-square below its 0.999 quantile."""
     shape, levels = ((1, 2, 2), 2) if likelihood == "bernoulli" else ((1, 1, 2), 4)
     model = make_model(name, shape, likelihood, levels, seed=1)
@@ -117,7 +106,7 @@ def test_samples_follow_log_prob(name, likelihood, make_model, all_images):
     codes = torch.round(samples.flatten(1) * (levels - 1)).long()  # (n, D)
     index = (codes * levels ** torch.arange(codes.shape[1] - 1, -1, -1)).sum(1)  # matches all_images order
     counts = torch.bincount(index, minlength=len(probs)).double()
-    stat, dof = _chi_square(counts, probs, n)
+    stat, dof = chi_square(counts, probs, n)
     assert stat < chi2.ppf(0.999, dof), (stat, dof)
 
 

@@ -19,15 +19,6 @@ MIXTURE_MODELS = ("independent", "fvsbn", "nade", *PIXEL_MODELS)
 WIDE = {"features": 12, "output_features": 12}  # a few live features per channel group
 
 
-def _chi_square(counts: torch.Tensor, probs: torch.Tensor, n: int) -> tuple[float, int]:
-    expected = probs * n
-    small = expected < 5
-    obs = torch.cat([counts[~small], counts[small].sum().reshape(1)])
-    exp = torch.cat([expected[~small], expected[small].sum().reshape(1)])
-    keep = exp > 0
-    return ((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum().item(), int(keep.sum()) - 1
-
-
 def _index(images: torch.Tensor, levels: int) -> torch.Tensor:
     """Position of each image in the all_images enumeration (C, H, W order, first dim slowest)."""
     codes = torch.round(images.flatten(1) * (levels - 1)).long()
@@ -138,7 +129,7 @@ def test_rgb_fast_sampling_equals_naive(name, likelihood, make_model):
 
 @pytest.mark.parametrize("name", PIXEL_MODELS)
 @pytest.mark.parametrize("likelihood", ["categorical", "logistic-mixture"])
-def test_rgb_samples_follow_log_prob(name, likelihood, make_model, all_images):
+def test_rgb_samples_follow_log_prob(name, likelihood, make_model, all_images, chi_square):
     """8,000 samples of 3x1x2 binary-level images (64 outcomes): Pearson chi-square below its
     0.999 quantile."""
     shape, levels, n = (3, 1, 2), 2, 8000
@@ -149,7 +140,7 @@ def test_rgb_samples_follow_log_prob(name, likelihood, make_model, all_images):
     assert 0.5 * (probs - 1 / len(probs)).abs().sum() > 0.1  # far from uniform: the test has power
     samples = model.sample(n, generator=torch.Generator().manual_seed(2))
     counts = torch.bincount(_index(samples, levels), minlength=len(probs)).double()
-    stat, dof = _chi_square(counts, probs, n)
+    stat, dof = chi_square(counts, probs, n)
     assert stat < chi2.ppf(0.999, dof), (stat, dof)
 
 
@@ -204,7 +195,7 @@ def test_order_agnostic_nade_refuses_the_mixture():
 # ----------------------------------------------------------------------------- conditional gated PixelCNN
 
 
-def test_conditional_samples_follow_the_conditional_distribution(make_model, all_images):
+def test_conditional_samples_follow_the_conditional_distribution(make_model, all_images, chi_square):
     """For each label y, samples drawn with condition=y follow log_prob(x, condition=y)
     (chi-square), and the two conditionals differ."""
     shape, levels, n = (3, 1, 1), 3, 6000
@@ -217,7 +208,7 @@ def test_conditional_samples_follow_the_conditional_distribution(make_model, all
     for y in (0, 1):
         samples = model.sample(n, generator=torch.Generator().manual_seed(y), condition=y)
         counts = torch.bincount(_index(samples, levels), minlength=len(images)).double()
-        stat, dof = _chi_square(counts, probs[y], n)
+        stat, dof = chi_square(counts, probs[y], n)
         assert stat < chi2.ppf(0.999, dof), (y, stat, dof)
 
 
