@@ -6,6 +6,7 @@ import json
 
 from genzoo.cli._common import add_run_arguments, data_overrides, load_run, positive_int
 from genzoo.evaluation.anomaly import SCORES
+from genzoo.nn.random import seeded_generator
 
 
 def register(sub) -> None:
@@ -57,9 +58,8 @@ def run(args) -> int:
         reference = data.train.x
         if args.normal_label is not None and data.train.y is not None:
             reference = reference[data.train.y == args.normal_label]
-    import torch
 
-    g = torch.Generator(device=model.device).manual_seed(args.seed)
+    g = seeded_generator(args.seed, model.device)
     scores = anomaly_scores(model, x, score, k=args.k, reference=reference, batch_size=args.batch_size,
                             generator=g, spec=data.spec)
     result = {"run": str(args.run), "data": args.data or data.name, "split": args.split, "score": score,

@@ -26,6 +26,7 @@ import torch
 from genzoo.data.errors import DataError
 from genzoo.data.spec import LIKELIHOOD_FIGURES, DataSpec, figure_label, not_a_likelihood_message
 from genzoo.models.base import bits_per_dim
+from genzoo.nn.random import seeded_generator
 from genzoo.objectives.variational import elbo
 
 
@@ -69,7 +70,7 @@ def evaluate_likelihood(model, x: torch.Tensor, spec: DataSpec | None = None, *,
     offset = spec.discrete_offset if dequantized else 0.0
     model.eval()
     dev = model.device
-    g = torch.Generator(device=dev).manual_seed(seed)
+    g = seeded_generator(seed, dev)
     dim = math.prod(x.shape[1:])
     latent = not getattr(model, "exact_likelihood", True)
     nll, neg_elbo = [], []

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.nn.random import seeded_generator
+
 
 @torch.no_grad()
 def encode_all(model, x: torch.Tensor, *, batch_size: int = 500, spec=None, seed: int = 0) -> torch.Tensor:
@@ -32,7 +34,7 @@ def encode_all(model, x: torch.Tensor, *, batch_size: int = 500, spec=None, seed
         raise ValueError(f"{type(model).__name__} has no encoder (encode); a probe needs one")
     model.eval()
     device = next(model.parameters(), torch.zeros(0)).device
-    g = torch.Generator(device=device).manual_seed(seed)
+    g = seeded_generator(seed, device)
 
     def prepare(b):
         return b if spec is None else spec.eval_transform(b, g)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from genzoo.config import field
+from genzoo.nn.random import seeded_generator
 from genzoo.objectives.base import Objective
 from genzoo.training import checkpoint as ckpt
 from genzoo.training import distributed as dist_util
@@ -427,7 +428,7 @@ class Trainer:
     def _run_epoch(self, epoch: int, step: int):
         c = self.config
         torch.manual_seed(_seed_for(c.seed, epoch, self.dist.rank, stream=1))
-        noise = torch.Generator(device=self.device).manual_seed(_seed_for(c.seed, epoch, self.dist.rank, 2))
+        noise = seeded_generator(_seed_for(c.seed, epoch, self.dist.rank, 2), self.device)
         batches = self._batches(epoch)
         b_perm: list | None = None
         if self.domain_b is not None:
@@ -558,7 +559,7 @@ class Trainer:
         self.model.eval()
         split = self.data.valid
         idx = torch.arange(len(split), device=self.device)[self.dist.rank::self.dist.world_size]
-        noise = torch.Generator(device=self.device).manual_seed(_seed_for(self.config.seed, 0, self.dist.rank, 4))
+        noise = seeded_generator(_seed_for(self.config.seed, 0, self.dist.rank, 4), self.device)
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
         for chunk in idx.split(self.config.eval_batch_size):
@@ -620,7 +621,7 @@ class Trainer:
         self.model.eval()
         try:
             with torch.no_grad():
-                g = torch.Generator(device=self.device).manual_seed(self.config.seed)
+                g = seeded_generator(self.config.seed, self.device)
                 images = self.model.sample(64, generator=g)
         finally:
             self.model.train()
