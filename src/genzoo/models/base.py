@@ -81,7 +81,8 @@ class GenerativeModel(nn.Module):
         """ValueError unless ``x`` is a batch of data of this model's shape: (B, *config.shape)."""
         shape = tuple(self.config.shape)
         if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
-            raise ValueError(f"{type(self).__name__} expects data of shape (B, {', '.join(map(str, shape))}), "
+            what = {3: "images", 1: "vectors"}.get(len(shape), "data")
+            raise ValueError(f"{type(self).__name__} expects {what} of shape (B, {', '.join(map(str, shape))}), "
                              f"got {tuple(x.shape)}")
 
     def check_condition(self, condition: Any) -> None:

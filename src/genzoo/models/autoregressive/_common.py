@@ -173,12 +173,6 @@ class AutoregressiveModel(GenerativeModel):
         counts = counts.view(c, k)
         return torch.log((counts + 1) / (counts.sum(1, keepdim=True) + k)).to(x.dtype)
 
-    def _check(self, x: torch.Tensor) -> None:
-        if x.dim() != 1 + len(self.config.shape) or tuple(x.shape[1:]) != tuple(self.config.shape):
-            what = "images" if len(self.config.shape) == 3 else "vectors"
-            raise ValueError(f"expected {what} of shape (B, {', '.join(map(str, self.config.shape))}), "
-                             f"got {tuple(x.shape)}")
-
     def on_grid(self, x: torch.Tensor) -> torch.Tensor:
         """Data (B, *shape) -> (B, *grid): vectors (B, D) become (B, 1, 1, D); images are unchanged."""
         return x.reshape(x.shape[0], *self.grid)
@@ -186,7 +180,7 @@ class AutoregressiveModel(GenerativeModel):
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Outputs of every conditional: logits (B, C, H, W) (Bernoulli), (B, levels, C, H, W)
         (categorical) or mixture parameters (B, P, C, H, W); for vector data (B, D) / (B, P, D)."""
-        self._check(x)
+        self.check_input(x)
         out = self._outputs(self.on_grid(self.to_unit(x)), condition)
         return out.reshape(*out.shape[:-3], *self.config.shape)
 
@@ -205,7 +199,7 @@ class AutoregressiveModel(GenerativeModel):
 
     def pixel_log_probs(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x_i | x_<i) for every pixel: (B, C, H, W), or (B, 1, 1, D) for vectors."""
-        self._check(x)
+        self.check_input(x)
         x = self.on_grid(x)
         u = self.to_unit(x)
         if self.vector_output:
@@ -219,7 +213,7 @@ class AutoregressiveModel(GenerativeModel):
     def conditional_log_probs(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x_i = v | x_<i) for every value v of every sub-pixel i, teacher-forced on x:
         (B, V, C, H, W) with V = 2 (Bernoulli: values 0, 1) or ``levels``."""
-        self._check(x)
+        self.check_input(x)
         x = self.on_grid(x)
         out = self._outputs(self.to_unit(x), condition)
         if self.mixture is not None:

@@ -142,7 +142,7 @@ class MADE(AutoregressiveModel):
     # ---- likelihood -----------------------------------------------------------------------------
     def log_prob_under(self, x: torch.Tensor, degrees: Degrees) -> torch.Tensor:
         """Exact log p(x | mask) in nats: (B,). One network pass."""
-        self._check(x)
+        self.check_input(x)
         v = to_raster(self.to_unit(x))  # (B, D)
         logits = self.masked_logits(v, degrees)
         if self.categorical:

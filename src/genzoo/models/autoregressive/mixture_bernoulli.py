@@ -45,7 +45,7 @@ class MixtureOfBernoullis(AutoregressiveModel):
 
     def component_log_joint(self, x: torch.Tensor) -> torch.Tensor:
         """log pi_k + log p(x | k) for every component: (B, K)."""
-        self._check(x)
+        self.check_input(x)
         v = to_raster(self.to_unit(x))  # (B, D)
         # log p(x | k) = sum_d x_d l_kd - softplus(l_kd)
         log_px = v @ self.logits.t() - F.softplus(self.logits).sum(1)  # (B, K)

@@ -149,7 +149,7 @@ class OrderAgnosticNADE(AutoregressiveModel):
                  orderings: int | None = None) -> torch.Tensor:
         """Exact log p(x) of the ensemble of the first ``orderings`` orderings (default: all of the
         config's): log mean_k p(x | o_k). Costs D network passes per image and ordering."""
-        self._check(x)
+        self.check_input(x)
         n = self.config.orderings if orderings is None else orderings
         if not 1 <= n <= len(self.orders):
             raise ValueError(f"orderings must be in 1..{len(self.orders)}, got {n}")
