@@ -29,6 +29,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from genzoo.data.transforms import to_unit
+
 LOG_SCALE_MIN = -7.0  # as in PixelCNN++: scales below e^-7 (much narrower than a bin) add nothing
 
 
@@ -36,7 +38,7 @@ def to_levels(x: torch.Tensor, levels: int, scale: str = "01", *, tol: float = 1
     """Integer levels (long, same shape) of data on the grid k / (levels - 1) (scale ``"01"``) or
     2 k / (levels - 1) - 1 (``"pm1"``). Raises ValueError for values off the grid, as dequantized
     data are: discrete likelihoods need the level itself (take it before dequantizing)."""
-    u = (x + 1) / 2 if scale == "pm1" else x
+    u = to_unit(x, scale)
     k = u * (levels - 1)
     r = torch.round(k)
     if x.numel():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from genzoo.data.transforms import from_unit
 from genzoo.serve import adapter
 from genzoo.serve.runs import read_json
 
@@ -67,7 +68,7 @@ class Served:
             x = (x > 0.5).float()
         elif self.levels and self.levels > 2:
             x = torch.round(x * (self.levels - 1)) / (self.levels - 1)
-        return x * 2 - 1 if self.scale == "pm1" else x
+        return from_unit(x, self.scale)
 
     def memoized(self, key, compute):
         with self._lock:

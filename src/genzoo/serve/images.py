@@ -8,6 +8,8 @@ import math
 import numpy as np
 import torch
 
+from genzoo.data import transforms
+
 #: largest upload accepted, bytes
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 #: largest image accepted, pixels (checked from the header, before decoding)
@@ -24,8 +26,7 @@ class UploadError(ValueError):
 
 def to_unit(x: torch.Tensor, scale: str) -> torch.Tensor:
     """Data space -> [0, 1] for display (``scale`` is the run's data scale, '01' or 'pm1')."""
-    x = (x + 1) / 2 if scale == "pm1" else x
-    return x.clamp(0, 1)
+    return transforms.to_unit(x, scale).clamp(0, 1)
 
 
 def grid(images: torch.Tensor, ncol: int | None = None, pad: int = 1) -> np.ndarray:
