@@ -3,6 +3,8 @@
     OMP_NUM_THREADS=1 python benchmarks/emoji_text2image.py --data-dir ../shared/data/emoji \\
         --minutes 8 --cgan-minutes 8 --out runs/emoji-t2i --pictures docs/img
 
+(``--train-only`` trains and saves the two models; ``--reuse`` evaluates those saved in --out.)
+
 Data: emoji google at 32x32 (``genzoo.data``: split by base emoji, 80/10/10, skin-tone variants kept
 together), so every test caption ("name (short names)[, skin tone]") names an emoji no training
 image shows. The ``text2image`` model learns its word vocabulary from the training captions only;
@@ -42,6 +44,7 @@ from pathlib import Path
 
 import torch
 
+import genzoo
 from genzoo.data import DataConfig, load_dataset
 from genzoo.data.emoji import SKIN_TONES
 from genzoo.evaluation.plots import grid_array
@@ -109,21 +112,57 @@ def nearest(queries: torch.Tensor, bank: torch.Tensor, k: int) -> tuple[torch.Te
     return d.topk(k, largest=False)
 
 
-def captioned_picture(rows: list[tuple[str, torch.Tensor]], path: Path, scale: int = 2, text_width: int = 230) -> None:
-    """One row per (caption, images (K, C, H, W)): the caption on the left, the images after it."""
+def captioned_picture(rows: list[tuple[str, torch.Tensor]], path: Path, *, header: str = "", scale: int = 2,
+                      text_width: int = 230) -> None:
+    """One row per (caption, images (K, C, H, W)): the caption on the left, the images after it;
+    ``header`` on a first line."""
     from PIL import Image, ImageDraw
 
     tiles = [grid_array(images, nrow=len(images)) for _, images in rows]
     h, w = tiles[0].shape[0] * scale, tiles[0].shape[1] * scale
-    canvas = Image.new("RGB", (text_width + w, h * len(rows)), "white")
+    top = 16 if header else 0
+    canvas = Image.new("RGB", (text_width + w, top + h * len(rows)), "white")
     pen = ImageDraw.Draw(canvas)
+    if header:
+        pen.text((4, 2), header, fill="black")
     for r, ((caption, _), tile) in enumerate(zip(rows, tiles)):
         img = Image.fromarray(tile).resize((w, h), Image.NEAREST)
-        canvas.paste(img, (text_width, r * h))
+        canvas.paste(img, (text_width, top + r * h))
         text = caption if len(caption) <= 38 else caption[:36] + ".."
-        pen.text((4, r * h + h // 2 - 6), text, fill="black")
+        pen.text((4, top + r * h + h // 2 - 6), text, fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path, format="PNG")
+
+
+def train_models(data, data_cfg, args, out: Path, log) -> dict:
+    """Train text2image (and the category cGAN) for their budgets; save them to OUT/text2image and
+    OUT/cgan with OUT/budgets.json. With ``--reuse`` a previous call's models are kept."""
+    budgets_file = out / "budgets.json"
+    if args.reuse and budgets_file.is_file():
+        log(f"reusing the models in {out}")
+        return json.loads(budgets_file.read_text())
+    entry = get_model("text2image")
+    t2i_cfg = fit_config_to_data(replace(entry.default_config(), width=args.width), data, data_cfg)
+    torch.manual_seed(args.seed)
+    t2i = entry.model_cls(t2i_cfg)
+    t2i.registry_name = "text2image"
+    budgets = {"text2image_parameters": sum(p.numel() for p in t2i.parameters())}
+    log(f"text2image: {budgets['text2image_parameters']} parameters, vocabulary {len(t2i.vocabulary)} words")
+    budgets["text2image"] = train_for(t2i, GANCLSObjective(GANCLSConfig()), data, minutes=args.minutes,
+                                      batch_size=args.batch_size, seed=args.seed, log=log)
+    t2i.save_pretrained(out / "text2image")
+    if args.cgan_minutes > 0:
+        centry = get_model("cgan")
+        torch.manual_seed(args.seed)
+        cgan = centry.model_cls(replace(centry.default_config(), shape=tuple(data.shape), arch="conv",
+                                        width=args.width, num_classes=data.num_classes))
+        cgan.registry_name = "cgan"
+        budgets["cgan_parameters"] = sum(p.numel() for p in cgan.parameters())
+        budgets["cgan"] = train_for(cgan, GANObjective(GANLossConfig()), data, minutes=args.cgan_minutes,
+                                    batch_size=args.batch_size, seed=args.seed, log=log)
+        cgan.save_pretrained(out / "cgan")
+    budgets_file.write_text(json.dumps(budgets, indent=2))
+    return budgets
 
 
 def main(argv=None) -> int:
@@ -136,6 +175,8 @@ def main(argv=None) -> int:
     p.add_argument("--samples", type=int, default=4, help="K: samples per test caption")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/emoji-t2i")
+    p.add_argument("--reuse", action="store_true", help="evaluate the models a previous run saved in --out")
+    p.add_argument("--train-only", action="store_true", help="train and save the models, evaluate later")
     p.add_argument("--pictures", default=None, help="folder for emoji_t2i_samples.png / emoji_t2i_neighbours.png")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -151,31 +192,23 @@ def main(argv=None) -> int:
     test_text, test_y = list(data.test.text), data.test.y
     groups = [base_name(t) for t in test_text]
     log(f"{data.describe()}; {len(set(groups))} held-out base emoji in test")
+    budgets = train_models(data, data_cfg, args, out, log)
+    if args.train_only:
+        return 0
 
     from genzoo.evaluation.features import emoji_classifier
+    from genzoo.nn.text import words
 
     ext = emoji_classifier(data_dir=args.data_dir, data_seed=args.seed, log=log)
     log(f"classifier: test accuracy {ext.accuracy}")
-
-    entry = get_model("text2image")
-    t2i_cfg = fit_config_to_data(replace(entry.default_config(), width=args.width), data, data_cfg)
-    vocab = set(t2i_cfg.vocabulary)
-    from genzoo.nn.text import words
-
+    t2i = genzoo.load(out / "text2image")
+    vocab = set(t2i.vocabulary)
     test_words = [w for t in test_text for w in words(t)]
     unseen = sum(w not in vocab for w in test_words) / len(test_words)
-    torch.manual_seed(args.seed)
-    t2i = entry.model_cls(t2i_cfg)
-    t2i.registry_name = "text2image"
-    n_params = sum(p.numel() for p in t2i.parameters())
-    log(f"text2image: {n_params} parameters, vocabulary {len(vocab)} words; {unseen:.1%} of test words unseen")
-    results: dict = {"args": vars(args), "n_train": len(data.train), "n_test": len(test_text),
+    log(f"{unseen:.1%} of the test captions' words are not in the vocabulary")
+    results: dict = {"args": vars(args), **budgets, "n_train": len(data.train), "n_test": len(test_text),
                      "test_clusters": len(set(groups)), "vocabulary": len(vocab), "unseen_test_words": unseen,
-                     "classifier_test_accuracy": ext.accuracy, "text2image_parameters": n_params}
-    results["text2image_budget"] = train_for(t2i, GANCLSObjective(GANCLSConfig()), data, minutes=args.minutes,
-                                             batch_size=args.batch_size, seed=args.seed, log=log)
-    t2i.eval()
-    t2i.save_pretrained(out / "text2image")
+                     "classifier_test_accuracy": ext.accuracy}
 
     k = args.samples
     held = draw(t2i, k, test_text, args.seed + 1)  # (N, K, 3, 32, 32)
@@ -197,15 +230,8 @@ def main(argv=None) -> int:
         "real_test_images": accuracy(ext.predict(data.test.x).view(-1, 1), test_y, groups),
     }
     results["predicted_category_histogram"] = torch.bincount(pred.flatten(), minlength=data.num_classes).tolist()
-    if args.cgan_minutes > 0:
-        centry = get_model("cgan")
-        torch.manual_seed(args.seed)
-        cgan = centry.model_cls(replace(centry.default_config(), shape=tuple(data.shape), arch="conv",
-                                        width=args.width, num_classes=data.num_classes))
-        results["cgan_budget"] = train_for(cgan, GANObjective(GANLossConfig()), data, minutes=args.cgan_minutes,
-                                           batch_size=args.batch_size, seed=args.seed, log=log)
-        cgan.eval()
-        by_label = draw(cgan, k, test_y.tolist(), args.seed + 1)
+    if (out / "cgan").is_dir():
+        by_label = draw(genzoo.load(out / "cgan"), k, test_y.tolist(), args.seed + 1)
         results["accuracy"]["cgan_same_categories"] = accuracy(
             ext.predict(by_label.flatten(0, 1)).view(-1, k), test_y, groups)
 
@@ -228,12 +254,14 @@ def main(argv=None) -> int:
         for i, g in enumerate(groups):
             first.setdefault(g, i)
         pick = list(first.values())[:: max(1, len(first) // 10)][:10]
-        captioned_picture([(test_text[i], held[i]) for i in pick], folder / "emoji_t2i_samples.png")
+        captioned_picture([(test_text[i], held[i]) for i in pick], folder / "emoji_t2i_samples.png",
+                          header=f"held-out name: {k} samples")
         q = held[pick, 0]
         _, pix = nearest(q, bank, 3)
         _, feat = nearest(ext(q), ext(bank), 3)
         rows = [torch.cat([q[j:j + 1], bank[pix[j]], bank[feat[j]]]) for j in range(len(pick))]
-        captioned_picture([(test_text[i], r) for i, r in zip(pick, rows)], folder / "emoji_t2i_neighbours.png")
+        captioned_picture([(test_text[i], r) for i, r in zip(pick, rows)], folder / "emoji_t2i_neighbours.png",
+                          header="sample | 3 nearest training images in pixels | 3 nearest in classifier features")
         log(f"pictures -> {folder}")
     return 0
 
