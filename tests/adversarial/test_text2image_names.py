@@ -163,6 +163,13 @@ def test_pretrained_embedder_plugs_in_and_is_needed_to_load(tmp_path):
     model.save_pretrained(tmp_path / "m")
     back = genzoo.load(tmp_path / "m", text_encoder=embedder)
     assert torch.equal(back.embed_text(["abc", "de"]), model.embed_text(["abc", "de"]))
+    # a run whose config names an embedder this process was not given: a one-line refusal, no import
+    config_file = tmp_path / "m" / "config.json"
+    info = json.loads(config_file.read_text())
+    info["model_config"]["text_encoder"] = "somewhere_else.embedders:encode"
+    config_file.write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="text_encoder 'somewhere_else.embedders:encode' names Python code"):
+        genzoo.load(tmp_path / "m")
     bad = entry.model_cls(cfg, text_encoder=lambda texts: torch.zeros(len(texts), 3))
     with pytest.raises(ValueError, match=r"returned shape \(1, 3\) for 1 texts, expected \(1, 5\)"):
         bad.embed_text(["abc"])
