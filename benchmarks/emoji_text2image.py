@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 python benchmarks/emoji_text2image.py --data-dir ../shared/data/emoji \\
         --minutes 8 --cgan-minutes 8 --out runs/emoji-t2i --pictures docs/img
 
-(``--train-only`` trains and saves the two models; ``--reuse`` evaluates those saved in --out.)
+``--models text2image`` / ``--models cgan`` with ``--train-only`` trains and saves one model (two
+processes can train one each into the same --out); ``--reuse`` then evaluates those saved in --out.
 
 Data: emoji google at 32x32 (``genzoo.data``: split by base emoji, 80/10/10, skin-tone variants kept
 together), so every test caption ("name (short names)[, skin tone]") names an emoji no training
@@ -135,34 +136,36 @@ def captioned_picture(rows: list[tuple[str, torch.Tensor]], path: Path, *, heade
 
 
 def train_models(data, data_cfg, args, out: Path, log) -> dict:
-    """Train text2image (and the category cGAN) for their budgets; save them to OUT/text2image and
-    OUT/cgan with OUT/budgets.json. With ``--reuse`` a previous call's models are kept."""
-    budgets_file = out / "budgets.json"
-    if args.reuse and budgets_file.is_file():
-        log(f"reusing the models in {out}")
-        return json.loads(budgets_file.read_text())
-    entry = get_model("text2image")
-    t2i_cfg = fit_config_to_data(replace(entry.default_config(), width=args.width), data, data_cfg)
-    torch.manual_seed(args.seed)
-    t2i = entry.model_cls(t2i_cfg)
-    t2i.registry_name = "text2image"
-    budgets = {"text2image_parameters": sum(p.numel() for p in t2i.parameters())}
-    log(f"text2image: {budgets['text2image_parameters']} parameters, vocabulary {len(t2i.vocabulary)} words")
-    budgets["text2image"] = train_for(t2i, GANCLSObjective(GANCLSConfig()), data, minutes=args.minutes,
-                                      batch_size=args.batch_size, seed=args.seed, log=log)
-    t2i.save_pretrained(out / "text2image")
-    if args.cgan_minutes > 0:
-        centry = get_model("cgan")
+    """Train text2image and the category cGAN (those ``--models`` names) for their budgets; save each
+    to OUT/<name> with OUT/budget-<name>.json. With ``--reuse`` a previous call's models are kept.
+    Returns every budget file's contents found in OUT."""
+    for name in args.models.split(","):
+        budget_file = out / f"budget-{name}.json"
+        if args.reuse and budget_file.is_file():
+            log(f"reusing {out / name}")
+            continue
+        entry = get_model(name)
+        if name == "text2image":
+            cfg = fit_config_to_data(replace(entry.default_config(), width=args.width), data, data_cfg)
+            objective, minutes = GANCLSObjective(GANCLSConfig()), args.minutes
+        elif name == "cgan":
+            cfg = replace(entry.default_config(), shape=tuple(data.shape), arch="conv", width=args.width,
+                          num_classes=data.num_classes)
+            objective, minutes = GANObjective(GANLossConfig()), args.cgan_minutes
+        else:
+            raise ValueError(f"--models: {name!r} is not text2image or cgan")
         torch.manual_seed(args.seed)
-        cgan = centry.model_cls(replace(centry.default_config(), shape=tuple(data.shape), arch="conv",
-                                        width=args.width, num_classes=data.num_classes))
-        cgan.registry_name = "cgan"
-        budgets["cgan_parameters"] = sum(p.numel() for p in cgan.parameters())
-        budgets["cgan"] = train_for(cgan, GANObjective(GANLossConfig()), data, minutes=args.cgan_minutes,
-                                    batch_size=args.batch_size, seed=args.seed, log=log)
-        cgan.save_pretrained(out / "cgan")
-    budgets_file.write_text(json.dumps(budgets, indent=2))
-    return budgets
+        model = entry.model_cls(cfg)
+        model.registry_name = name
+        budget = {"parameters": sum(p.numel() for p in model.parameters()), "minutes": minutes}
+        log(f"{name}: {budget['parameters']} parameters")
+        cpu0 = time.process_time()
+        budget.update(train_for(model, objective, data, minutes=minutes, batch_size=args.batch_size,
+                                seed=args.seed, log=log))
+        budget["cpu_seconds"] = round(time.process_time() - cpu0, 1)
+        model.save_pretrained(out / name)
+        budget_file.write_text(json.dumps(budget, indent=2))
+    return {f.stem.removeprefix("budget-"): json.loads(f.read_text()) for f in sorted(out.glob("budget-*.json"))}
 
 
 def main(argv=None) -> int:
@@ -175,6 +178,8 @@ def main(argv=None) -> int:
     p.add_argument("--samples", type=int, default=4, help="K: samples per test caption")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/emoji-t2i")
+    p.add_argument("--models", default="text2image,cgan", help="which models to train (comma-separated); "
+                   "two processes with --train-only may train one each, then --reuse evaluates both")
     p.add_argument("--reuse", action="store_true", help="evaluate the models a previous run saved in --out")
     p.add_argument("--train-only", action="store_true", help="train and save the models, evaluate later")
     p.add_argument("--pictures", default=None, help="folder for emoji_t2i_samples.png / emoji_t2i_neighbours.png")
@@ -206,7 +211,7 @@ def main(argv=None) -> int:
     test_words = [w for t in test_text for w in words(t)]
     unseen = sum(w not in vocab for w in test_words) / len(test_words)
     log(f"{unseen:.1%} of the test captions' words are not in the vocabulary")
-    results: dict = {"args": vars(args), **budgets, "n_train": len(data.train), "n_test": len(test_text),
+    results: dict = {"args": vars(args), "budgets": budgets, "n_train": len(data.train), "n_test": len(test_text),
                      "test_clusters": len(set(groups)), "vocabulary": len(vocab), "unseen_test_words": unseen,
                      "classifier_test_accuracy": ext.accuracy}
 
@@ -230,6 +235,7 @@ def main(argv=None) -> int:
         "real_test_images": accuracy(ext.predict(data.test.x).view(-1, 1), test_y, groups),
     }
     results["predicted_category_histogram"] = torch.bincount(pred.flatten(), minlength=data.num_classes).tolist()
+    results["majority_category"] = majority
     if (out / "cgan").is_dir():
         by_label = draw(genzoo.load(out / "cgan"), k, test_y.tolist(), args.seed + 1)
         results["accuracy"]["cgan_same_categories"] = accuracy(
@@ -253,7 +259,7 @@ def main(argv=None) -> int:
         first = {}  # one test image per held-out base emoji, spread over the test split
         for i, g in enumerate(groups):
             first.setdefault(g, i)
-        pick = list(first.values())[:: max(1, len(first) // 10)][:10]
+        pick = list(first.values())[:: max(1, len(first) // 8)][:8]
         captioned_picture([(test_text[i], held[i]) for i in pick], folder / "emoji_t2i_samples.png",
                           header=f"held-out name: {k} samples")
         q = held[pick, 0]
