@@ -12,7 +12,7 @@ import torch
 import genzoo
 from genzoo.cli.main import main
 from genzoo.data import DataConfig
-from genzoo.objectives.adversarial import GANCLSObjective, GANLossConfig
+from genzoo.objectives.adversarial import GANCLSConfig, GANCLSObjective
 from genzoo.registry import get_model
 from genzoo.training.trainer import TrainConfig
 
@@ -25,11 +25,11 @@ class MatchingCritic:
     """A stand-in text-to-image model with known scores: phi(t) = the caption ids as (B, 1);
     G(z, h) = zeros; D(x, h) = mean(x) * h, so s_r = h on all-ones images, s_w = the rolled h, s_f = 0."""
 
-    def captions_for(self, x, y):
-        return y.view(-1, 1).float()
+    def captions_for(self, batch):
+        return batch["y"].view(-1, 1).float()
 
-    def embed_text(self, tokens):
-        return tokens
+    def embed_text(self, captions):
+        return captions
 
     def noise(self, n, generator=None):
         return torch.zeros(n, 2)
@@ -44,7 +44,7 @@ class MatchingCritic:
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_gan_cls_losses_on_known_scores(smoothing):
     batch = {"x": torch.ones(3, 1, 2, 2), "y": torch.tensor([1.0, 2.0, 3.0])}
-    obj = GANCLSObjective(GANLossConfig(label_smoothing=smoothing))
+    obj = GANCLSObjective(GANCLSConfig(label_smoothing=smoothing))
     d = obj(MatchingCritic(), batch, player="discriminator")
     t = 1 - smoothing
     for i, (s_r, s_w) in enumerate([(1, 3), (2, 1), (3, 2)]):  # s_w: the captions rolled by one
@@ -52,10 +52,15 @@ def test_gan_cls_losses_on_known_scores(smoothing):
         want = real + 0.5 * (softplus(s_w) + softplus(0.0))  # Reed et al. Alg. 1, halved wrong terms
         assert float(d["loss"][i]) == pytest.approx(want, rel=1e-6)
     assert torch.allclose(d["d_mismatch"], torch.sigmoid(torch.tensor([3.0, 1.0, 2.0])))
-    g = obj(MatchingCritic(), batch, player="generator")
-    assert torch.allclose(g["loss"], torch.full((3,), math.log(2.0)))  # -log s(0)
-    minimax = GANCLSObjective(GANLossConfig(generator_loss="minimax"))(MatchingCritic(), batch, player="generator")
+    plain = GANCLSObjective(GANCLSConfig(interpolation_weight=0.0))(MatchingCritic(), batch, player="generator")
+    assert torch.allclose(plain["loss"], torch.full((3,), math.log(2.0)))  # -log s(0)
+    minimax = GANCLSObjective(GANCLSConfig(generator_loss="minimax", interpolation_weight=0.0))(
+        MatchingCritic(), batch, player="generator")
     assert torch.allclose(minimax["loss"], torch.full((3,), -math.log(2.0)))  # log(1 - s(0))
+    # GAN-INT: + lambda * -log s(D(G(z, h_int), h_int)) = lambda * log 2 on this critic (G's images are 0)
+    g = GANCLSObjective(GANCLSConfig(interpolation_weight=0.5))(MatchingCritic(), batch, player="generator")
+    assert torch.allclose(g["loss"], torch.full((3,), 1.5 * math.log(2.0)))
+    assert torch.allclose(g["g_int_loss"], torch.full((3,), math.log(2.0)))
 
 
 def _model(name, **kw):

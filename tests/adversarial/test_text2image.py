@@ -1,4 +1,4 @@
-"""Captions measured from constructed images, the tokenizer, and text conditioning."""
+"""Digit captions measured from constructed images, their closed vocabulary, and text conditioning."""
 
 from __future__ import annotations
 
@@ -53,12 +53,16 @@ def test_captions_of_constructed_images():
                                    "a thin, slanted, small seven", "a thick, upright, large zero"]
 
 
-def test_tokenizer_round_trip_and_unknown_words():
-    tok = C.tokenize(["a thick, slanted seven", "an upright eight"])
-    assert tok.shape == (2, 4)
+def test_caption_strings_and_unknown_words():
+    tok = C.tokens_from(torch.tensor([7, 8]), torch.tensor([[1, 1, -1], [-1, 0, -1]]))
     assert C.detokenize(tok) == ["a thick, slanted seven", "an upright eight"]
+    entry = get_model("text2image")
+    model = entry.model_cls(entry.config_cls(shape=(1, 8, 8), noise_dim=4, width=4, word_dim=4, text_dim=4))
+    assert model.vocabulary[:4] == ("a", "an", "thin", "thick")
     with pytest.raises(ValueError, match="vocabulary is: a an thin thick"):
-        C.tokenize("a purple two")
+        model.embed_text(["a purple two"])
+    with pytest.raises(ValueError, match="empty caption"):
+        model.embed_text([", ."])
 
 
 def test_mnist_captions_cover_every_word():

@@ -90,3 +90,48 @@ def test_module_features_wraps_any_network():
     x = torch.rand(7, 1, 8, 8)
     assert ext(x).shape == (7, 2)
     assert torch.allclose(ext.probs(x).sum(1), torch.ones(7))
+
+
+def test_old_cache_names_are_kept_and_colour_data_get_a_colour_network():
+    # names of networks cached before in_channels/vendor/data_size existed (e.g. ~/.cache's mnist5k one)
+    assert feat.FeatureNetConfig().name == "cnn128-mnist5k-seed0-73dc96d1"
+    assert feat.FeatureNetConfig(data="digits", data_seed=3).name == "cnn128-digits-split3-seed0-93089a86"
+    grey = feat.FeatureNetConfig()
+    assert (grey.in_channels, grey.input_size, grey.vendor, grey.data_options()) == (1, 28, None, {})
+    emoji = feat.FeatureNetConfig(data="emoji")
+    assert (emoji.in_channels, emoji.input_size, emoji.vendor) == (3, 32, "google")
+    assert emoji.data_options() == {"vendor": "google", "size": 32}
+    assert emoji.name.startswith("cnn128-emoji-google-rgb-seed0-")
+    assert feat.FeatureNetConfig(data="emoji", vendor="twitter").name != emoji.name
+    with pytest.raises(ValueError, match="vendor"):
+        feat.FeatureNetConfig(data="mnist5k", vendor="google")
+    from genzoo.data import DataConfig
+    assert feat.feature_config_for(DataConfig(name="emoji", vendor="twitter", seed=2, size=64)) == \
+        feat.FeatureNetConfig(data="emoji", vendor="twitter", data_seed=2)
+    assert feat.feature_config_for(DataConfig(name="digits", seed=3)) == feat.FeatureNetConfig(data="digits",
+                                                                                             data_seed=3)
+
+
+def _colour_toy(n, seed):
+    """16x16 RGB images whose class (0..2) is which channel is bright; the grey mean is the same for
+    every class, so a 1-channel network cannot tell them apart."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 3
+    x = 0.1 * torch.rand(n, 3, 16, 16, generator=g)
+    x[torch.arange(n), y] += 0.8
+    return x, y
+
+
+def test_colour_network_sees_colour():
+    (xtr, ytr), (xte, yte) = _colour_toy(150, 0), _colour_toy(60, 1)
+    fields = {**TINY.__dict__, "data": "emoji", "vendor": None, "data_size": None, "in_channels": None}
+    rgb = feat.FeatureNetConfig(**fields)
+    assert rgb.in_channels == 3
+    net, acc = feat.train_feature_net(xtr, ytr, xte, yte, rgb)
+    assert acc > 0.9 and net.body[0].in_channels == 3
+    ext = feat.ClassifierFeatures(net)
+    assert ext(torch.rand(4, 3, 32, 32)).shape == (4, 16)  # shrunk to input_size 8
+    assert torch.equal(ext.predict(xte), ext.probs(xte).argmax(-1))
+    grey = feat.FeatureNetConfig(**{**fields, "in_channels": 1})
+    _, grey_acc = feat.train_feature_net(xtr, ytr, xte, yte, grey)
+    assert grey_acc < 0.7  # chance is 1/3: the grey mean carries no class (60 test images)

@@ -22,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("--nrow", type=int, help="images per row (default: square; --vary: the sweep's columns)")
     p.add_argument("--label", type=int, help="class label for label-conditioned models (cgan, conditional aae)")
     p.add_argument("--vary", help="InfoGAN: the code to vary across columns (cat, c1, c2)")
-    p.add_argument("--text", help="text-to-image models: the caption to draw")
+    p.add_argument("--text", help="text-to-image models: the caption to draw, e.g. an emoji name \"red apple\" "
+                                  "(words a names model never saw are read by their character trigrams)")
     p.add_argument("--mean", action="store_true",
                    help="decoder means E[x|z] for z ~ p(z) instead of samples (models with a decoder distribution)")
     p.set_defaults(func=run)

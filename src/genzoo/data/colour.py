@@ -4,7 +4,7 @@
   category, split by base emoji with ``--seed``);
 * ``cifar10`` -- :mod:`genzoo.data.cifar` (binary version, ``--download`` with a SHA-256 check).
 
-:func:`read_colour` returns per-split uint8 codes (N, 3, H, W) and int64 labels; resizing to
+:func:`read_colour` returns per-split uint8 codes (N, 3, H, W), int64 labels and (emoji) captions; resizing to
 ``--size`` is left to the shared loading steps.
 """
 
@@ -33,8 +33,9 @@ Splits = dict[str, np.ndarray]
 
 
 def read_colour(cfg: DataConfig, find_folder: Callable[..., tuple[Path, bool]]
-                ) -> tuple[Splits, dict[str, np.ndarray | None], int]:
-    """(images per split uint8 (N, 3, H, W), labels per split, number of classes) for ``cfg.name``.
+                ) -> tuple[Splits, dict[str, np.ndarray | None], int, dict[str, list[str]] | None]:
+    """(images per split uint8 (N, 3, H, W), labels per split, number of classes, captions per split
+    or None) for ``cfg.name``.
 
     ``find_folder(cfg, markers)`` locates the files (DATA_DIR/NAME/, then DATA_DIR/).
     """
@@ -48,11 +49,11 @@ def read_colour(cfg: DataConfig, find_folder: Callable[..., tuple[Path, bool]]
         data = read_emoji(folder, cfg.vendor, 64)  # --size is applied by the shared loading steps
         parts = emoji_split(data.groups, cfg.seed)
         return ({s: data.images[i] for s, i in parts.items()}, {s: data.labels[i] for s, i in parts.items()},
-                len(data.categories))
+                len(data.categories), {s: [data.captions[j] for j in i] for s, i in parts.items()})
     if cfg.name == "cifar10":
         folder, found = find_folder(cfg, (CIFAR10_ARCHIVE,))
         if not found and (folder.parent / CIFAR10_FOLDER).is_dir():
             folder = folder.parent
         splits = read_cifar10(folder, download=cfg.download)
-        return {s: x for s, (x, _) in splits.items()}, {s: y for s, (_, y) in splits.items()}, 10
+        return {s: x for s, (x, _) in splits.items()}, {s: y for s, (_, y) in splits.items()}, 10, None
     raise DataError(f"name: {cfg.name!r} is not a colour dataset ({', '.join(COLOUR_DATASETS)})")

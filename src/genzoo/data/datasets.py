@@ -118,20 +118,24 @@ class DataConfig:
 
 @dataclass(eq=False)
 class Split:
-    """One split: images ``x`` float32 (N, C, H, W), already preprocessed; labels ``y`` int64 (N,)."""
+    """One split: images ``x`` float32 (N, C, H, W), already preprocessed; labels ``y`` int64 (N,);
+    ``text`` one caption per image where the source has them (emoji), else None."""
 
     x: torch.Tensor
     y: torch.Tensor | None = None
+    text: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.y is not None and len(self.y) != len(self.x):
             raise DataError(f"labels: label count {len(self.y)} does not match image count {len(self.x)}")
+        if self.text is not None and len(self.text) != len(self.x):
+            raise DataError(f"captions: caption count {len(self.text)} does not match image count {len(self.x)}")
 
     def __len__(self) -> int:
         return self.x.shape[0]
 
     def to(self, device: torch.device | str) -> Split:
-        return Split(self.x.to(device), None if self.y is None else self.y.to(device))
+        return Split(self.x.to(device), None if self.y is None else self.y.to(device), self.text)
 
 
 @dataclass(eq=False)
@@ -180,6 +184,7 @@ class _Source:
     labels: dict[str, np.ndarray | None]  # split -> (N,) int64
     levels: int
     num_classes: int | None
+    text: dict[str, list[str]] | None = None  # split -> one caption per image (emoji), or None
 
 
 # ----------------------------------------------------------------------------- splitting
@@ -437,8 +442,8 @@ def _read_source(cfg: DataConfig) -> _Source:
         base = Path(cfg.data_dir).expanduser() if cfg.data_dir else default_data_dir()
         return _Source(cfg.name, read_uci(cfg.name, base), dict.fromkeys(SPLITS), 2, None)
     if cfg.name in COLOUR_DATASETS:  # 8-bit RGB, read already split: genzoo.data.colour
-        images, labels, num_classes = read_colour(cfg, _find_folder)
-        return _Source(cfg.name, images, labels, 256, num_classes)
+        images, labels, num_classes, text = read_colour(cfg, _find_folder)
+        return _Source(cfg.name, images, labels, 256, num_classes, text)
     path = Path(cfg.name).expanduser()
     if path.is_dir():
         return _image_folder(path, cfg)
@@ -468,6 +473,8 @@ def _keep_classes(src: _Source, classes: tuple[int, ...]) -> None:
     for split in SPLITS:
         keep = np.isin(src.labels[split], classes)
         src.images[split], src.labels[split] = src.images[split][keep], src.labels[split][keep]
+        if src.text is not None:
+            src.text[split] = [t for t, k in zip(src.text[split], keep) if k]
 
 
 def load_dataset(cfg: DataConfig) -> ImageDataset:
@@ -488,9 +495,11 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
     splits = {}
     for stream, split in enumerate(SPLITS):
         codes, labels = src.images[split], src.labels[split]
+        text = None if src.text is None else tuple(src.text[split])
         if split == "train" and cfg.limit is not None:
             codes = codes[: cfg.limit]
             labels = None if labels is None else labels[: cfg.limit]
+            text = None if text is None else text[: cfg.limit]
         if cfg.size is not None:
             codes = resize_codes(codes, src.levels, cfg.size)
         x = codes_to_unit(codes, src.levels)  # (N, C, H, W) float32 in [0, 1]
@@ -498,7 +507,7 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
             x = binarize_static(x, cfg.seed, stream)
         x = from_unit(x, cfg.scale)
         y = None if labels is None else torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
-        splits[split] = Split(torch.from_numpy(x), y)
+        splits[split] = Split(torch.from_numpy(x), y, text)
     binary = binary_source or cfg.binarize != "none"
     data = ImageDataset(
         name=src.name,

@@ -8,7 +8,8 @@
 * anything that samples: true samples of every family (decoder means only with
   ``sample_means``, labelled): FID-style, KID, precision/recall and the IS-style score of ``n_samples``
   samples against the real test images, in the feature space of genzoo's cached classifier (see
-  :mod:`genzoo.evaluation.features`); optionally the Parzen-window log-likelihood (weak, see
+  :mod:`genzoo.evaluation.features`; for emoji runs the colour classifier of the run's vendor and
+  split); optionally the Parzen-window log-likelihood (weak, see
   :func:`genzoo.evaluation.metrics.parzen_log_likelihood`);
 * training time (sum of the ``seconds`` column of the run's metrics.csv) and the command line
   that produced the run (config.json ``"command"``).
@@ -126,7 +127,7 @@ def evaluate_run(run_dir: str | Path, config: CompareConfig = CompareConfig(), *
     labelled (``nll_figure``, ``nll_label``, ``bound``, ``k``); a figure that is not a likelihood
     (Bernoulli on grey values) is left out with the reason in ``nll_note``."""
     from genzoo.data import DataConfig, DataError, load_dataset
-    from genzoo.evaluation.features import FeatureNetConfig, get_feature_extractor, split_tensors
+    from genzoo.evaluation import features
     from genzoo.evaluation.likelihood import evaluate_likelihood, random_subset, run_data_spec
     from genzoo.evaluation.metrics import parzen_log_likelihood, sample_quality
 
@@ -140,7 +141,7 @@ def evaluate_run(run_dir: str | Path, config: CompareConfig = CompareConfig(), *
     row: dict = {"run": run_dir.name, "path": str(run_dir), "model": info.get("model", type(model).__name__),
                  "objective": info.get("objective"), "data": data_cfg.name, "values": _spec_cell(spec),
                  "data_spec": spec.to_dict(), "command": info.get("command", "")}
-    x_test, y_test = split_tensors(dataset, "test")
+    x_test, y_test = features.split_tensors(dataset, "test")
     if getattr(model, "has_likelihood", False):
         xs = random_subset(x_test, config.eval_examples, config.seed)
         ys = None if y_test is None else random_subset(y_test, config.eval_examples, config.seed)  # same rows
@@ -158,13 +159,14 @@ def evaluate_run(run_dir: str | Path, config: CompareConfig = CompareConfig(), *
         fake = draw_samples(model, config.samples, batch_size=config.batch_size, seed=config.seed,
                             means=config.sample_means)
         if fake is not None:
-            real, _ = split_tensors(dataset, config.reference)
+            real, _ = features.split_tensors(dataset, config.reference)
             real = real[:config.samples]
             if extractor is None:
-                # trained on the run's own split (its data seed): never on the run's test images
-                extractor = get_feature_extractor(
-                    FeatureNetConfig(data=config.feature_data or data_cfg.name,
-                                     data_seed=data_cfg.seed if config.feature_data is None else 0), log=log)
+                # trained on the run's own split (its data seed, for emoji its vendor, in colour):
+                # never on the run's test images
+                fcfg = (features.FeatureNetConfig(data=config.feature_data) if config.feature_data is not None
+                        else features.feature_config_for(data_cfg))
+                extractor = features.get_feature_extractor(fcfg, data_dir=data_cfg.data_dir, log=log)
             if hasattr(extractor, "to"):
                 extractor = extractor.to(device)
             raw = fake
@@ -179,7 +181,7 @@ def evaluate_run(run_dir: str | Path, config: CompareConfig = CompareConfig(), *
             row["n_samples"] = len(fake)
             row["samples"] = "decoder means" if config.sample_means else "samples"
             if config.parzen:
-                x_valid, _ = split_tensors(dataset, "valid")
+                x_valid, _ = features.split_tensors(dataset, "valid")
                 row.update(parzen_log_likelihood(raw.flatten(1), x_valid, x_test))  # in data space
     row["train_seconds"], row["epochs"] = training_seconds(run_dir)
     if row["train_seconds"] is None:
@@ -195,7 +197,8 @@ def compare_runs(run_dirs, config: CompareConfig = CompareConfig(), *, data: dic
     rows = []
     for rd in run_dirs:
         if extractor is None and config.samples > 0 and config.feature_data is not None:
-            extractor = get_feature_extractor(FeatureNetConfig(data=config.feature_data), log=log)
+            extractor = get_feature_extractor(FeatureNetConfig(data=config.feature_data),
+                                              data_dir=(data or {}).get("data_dir"), log=log)
         rows.append(evaluate_run(rd, config, data=data, extractor=extractor, log=log))
     return rows
 

@@ -52,15 +52,34 @@ class FeatureExtractor(Protocol):
     def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+#: datasets whose classifier sees colour (3 channels, 32x32 by default); every other one is grey
+COLOUR_DATA = ("emoji", "cifar10")
+#: fields added after the first cached networks: left out of the cache key while unset / at their
+#: defaults, so the networks cached before them (e.g. the mnist5k one) keep their names
+_LATER_FIELDS = {"data_seed": 0, "in_channels": 1, "vendor": None, "data_size": None}
+
+
 @dataclass(frozen=True)
 class FeatureNetConfig:
-    """The small CNN classifier whose penultimate layer is genzoo's default feature space."""
+    """The small CNN classifier whose penultimate layer is genzoo's default feature space.
+
+    Unset fields (None) are filled in from ``data``: a colour dataset (:data:`COLOUR_DATA`) gives a
+    3-channel classifier at ``input_size`` 32 trained on images loaded at that size (emoji: of
+    ``vendor`` google unless told), any other dataset the 1-channel 28x28 network of before."""
 
     data: str = field("mnist5k", help="labelled dataset the classifier is trained on")
     data_seed: int = field(0, help="split seed of that dataset (a run's --data-seed): the classifier trains "
                                    "on that split's training images, never on its test images")
     seed: int = field(0, help="seed for initialisation and shuffling")
-    input_size: int = field(28, help="images are resized to input_size x input_size, 1 channel")
+    input_size: int | None = field(None, help="images are resized to input_size x input_size (None: 32 for "
+                                              "colour datasets, 28 otherwise)")
+    in_channels: int | None = field(None, help="channels the classifier sees: 1 averages RGB to grey, 3 keeps "
+                                               "colour (None: 3 for colour datasets, 1 otherwise)",
+                                    choices=(1, 3))
+    vendor: str | None = field(None, help="emoji: whose drawings the classifier trains on (None: google)",
+                               choices=("google", "twitter"))
+    data_size: int | None = field(None, help="load the training images at this size with the dataset's own "
+                                             "resize (None: input_size for colour datasets, native otherwise)")
     channels: tuple[int, ...] = field((32, 64), help="conv channels, each block halves the size")
     feature_dim: int = field(128, help="size of the penultimate layer (the feature space)")
     num_classes: int = field(10, help="number of classes")
@@ -68,15 +87,51 @@ class FeatureNetConfig:
     batch_size: int = field(64, help="training batch size")
     lr: float = field(2e-3, help="Adam learning rate")
 
+    def __post_init__(self) -> None:
+        colour = self.data in COLOUR_DATA
+        if self.input_size is None:
+            object.__setattr__(self, "input_size", 32 if colour else 28)
+        if self.in_channels is None:
+            object.__setattr__(self, "in_channels", 3 if colour else 1)
+        if self.in_channels not in (1, 3):
+            raise ValueError(f"in_channels: must be 1 or 3, got {self.in_channels}")
+        if self.vendor is None and self.data == "emoji":
+            object.__setattr__(self, "vendor", "google")
+        if self.vendor is not None and self.data != "emoji":
+            raise ValueError(f"vendor: only applies to data=emoji, not {self.data!r}")
+        if self.data_size is None and colour:
+            object.__setattr__(self, "data_size", self.input_size)
+
+    def data_options(self) -> dict:
+        """The ``DataConfig`` fields (beside name and seed) of the classifier's training data."""
+        opts: dict = {}
+        if self.vendor is not None:
+            opts["vendor"] = self.vendor
+        if self.data_size is not None:
+            opts["size"] = self.data_size
+        return opts
+
     @property
     def name(self) -> str:
         """Identifies the network: readable fields plus a short hash of every field (the cache key)."""
         fields = to_dict(self)
-        if not self.data_seed:  # networks cached before the field existed keep their names
-            del fields["data_seed"]
+        for key, default in _LATER_FIELDS.items():  # networks cached before a field existed keep their names
+            if fields.get(key) == default:
+                del fields[key]
         digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
         split = f"-split{self.data_seed}" if self.data_seed else ""
-        return f"cnn{self.feature_dim}-{self.data}{split}-seed{self.seed}-{digest}"
+        vendor = f"-{self.vendor}" if self.vendor else ""
+        colour = "-rgb" if self.in_channels == 3 else ""
+        return f"cnn{self.feature_dim}-{self.data}{vendor}{colour}{split}-seed{self.seed}-{digest}"
+
+
+def feature_config_for(data_cfg, **overrides) -> FeatureNetConfig:
+    """The feature network for a run's data (a ``DataConfig``): the run's dataset and split seed, and
+    for emoji the run's vendor; everything else at the defaults (``overrides`` replace fields)."""
+    fields: dict = {"data": data_cfg.name, "data_seed": data_cfg.seed}
+    if data_cfg.name == "emoji":
+        fields["vendor"] = getattr(data_cfg, "vendor", None)
+    return FeatureNetConfig(**{**fields, **overrides})
 
 
 def _adapt(x: torch.Tensor, channels: int, size: tuple[int, int] | None) -> torch.Tensor:
@@ -92,7 +147,8 @@ def _adapt(x: torch.Tensor, channels: int, size: tuple[int, int] | None) -> torc
         else:
             raise ValueError(f"cannot map {x.shape[1]} channels to {channels}")
     if size is not None and tuple(x.shape[-2:]) != tuple(size):
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        shrink = x.shape[-2] > size[0] or x.shape[-1] > size[1]  # antialiased when shrinking (64 -> 32)
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
     return x
 
 
@@ -103,7 +159,7 @@ class FeatureNet(nn.Module):
         super().__init__()
         self.config = config
         layers: list[nn.Module] = []
-        c_in, size = 1, config.input_size
+        c_in, size = config.in_channels, config.input_size
         for c in config.channels:
             layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
             c_in, size = c, size // 2
@@ -115,7 +171,7 @@ class FeatureNet(nn.Module):
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         s = self.config.input_size
-        return _adapt(x, 1, (s, s))
+        return _adapt(x, self.config.in_channels, (s, s))  # (N, in_channels, s, s)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(self.prepare(x))  # (N, feature_dim)
@@ -220,7 +276,7 @@ def train_feature_net(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torc
         net = FeatureNet(config)
     gen = torch.Generator().manual_seed(config.seed)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-    x_train = net.prepare(x_train)  # resize once, (N, 1, S, S)
+    x_train = net.prepare(x_train)  # resize once, (N, in_channels, S, S)
     steps = config.epochs * math.ceil(len(x_train) / config.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
     net.train()
@@ -268,7 +324,8 @@ def save_feature_net(net: FeatureNet, path: str | Path, *, accuracy: float) -> P
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # atomic: readers never see half a file
     save_file(state, str(tmp))
     meta = {"format_version": FORMAT_VERSION, "name": net.config.name, "data": net.config.data,
-            "seed": net.config.seed, "test_accuracy": accuracy, "config": to_dict(net.config),
+            "data_options": net.config.data_options(), "seed": net.config.seed,
+            "test_accuracy": accuracy, "config": to_dict(net.config),
             "sha256": _sha256(tmp)}
     side_tmp = tmp.with_suffix(".json.tmp")
     side_tmp.write_text(json.dumps(meta, indent=2) + "\n")
@@ -302,21 +359,39 @@ def feature_net_path(config: FeatureNetConfig) -> Path:
 
 
 def get_feature_extractor(config: FeatureNetConfig = FeatureNetConfig(), *, retrain: bool = False,
-                          log=None) -> ClassifierFeatures:
+                          data_dir: str | None = None, log=None) -> ClassifierFeatures:
     """The cached feature network for ``config``, training (and caching) it first if needed.
-    The training/test split comes from ``genzoo.data`` (``config.data``)."""
+
+    The training/test split comes from ``genzoo.data`` (``config.data`` with ``config.data_seed`` and
+    :meth:`FeatureNetConfig.data_options`, read from ``data_dir`` when given; the folder is not part
+    of the cache key). The network trains on the training split only; the test split gives the
+    reported accuracy."""
     path = feature_net_path(config)
     if path.is_file() and not retrain:
         net, meta = load_feature_net(path)
         return ClassifierFeatures(net, accuracy=meta["test_accuracy"])
-    x_tr, y_tr = labelled_split(config.data, "train", seed=config.data_seed)
-    x_te, y_te = labelled_split(config.data, "test", seed=config.data_seed)
+    options = {**config.data_options(), **({"data_dir": data_dir} if data_dir else {})}
+    x_tr, y_tr = labelled_split(config.data, "train", seed=config.data_seed, **options)
+    x_te, y_te = labelled_split(config.data, "test", seed=config.data_seed, **options)
     if log is not None:
         log(f"training feature network {config.name} on {len(x_tr)} images -> {path}")
     net, acc = train_feature_net(x_tr, y_tr, x_te, y_te, config, log=log)
     save_feature_net(net, path, accuracy=acc)
     net, meta = load_feature_net(path)
     return ClassifierFeatures(net, accuracy=meta["test_accuracy"])
+
+
+def emoji_classifier(*, vendor: str = "google", data_dir: str | None = None, data_seed: int = 0,
+                     seed: int = 0, log=None) -> ClassifierFeatures:
+    """The emoji category classifier (3 channels, 32x32, trained on the ``data_seed`` split's
+    training images of ``vendor``), cached like every feature network.
+
+    ``ext = emoji_classifier(data_dir=...)``; ``ext.predict(x)`` gives the category index (N,) of
+    images ``x`` (N, 3, H, W) in [0, 1] (any H, W: resized to 32), in the order of the dataset's
+    sorted category names; ``ext(x)`` the 128-d features, ``ext.probs(x)`` the softmax,
+    ``ext.accuracy`` the test-split accuracy."""
+    return get_feature_extractor(FeatureNetConfig(data="emoji", vendor=vendor, data_seed=data_seed, seed=seed),
+                                 data_dir=data_dir, log=log)
 
 
 # ------------------------------------------------------------------------------------ data glue

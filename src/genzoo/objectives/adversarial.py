@@ -4,7 +4,7 @@
   non-saturating generator loss (Sec. 3), for ``gan``, ``dcgan`` and ``cgan``.
 * ``infogan``: the GAN losses plus lambda * L_I, the variational lower bound on the mutual
   information between the latent codes and the samples (Chen et al. 2016, Eq. 4-5).
-* ``gan-cls``: the matching-aware discriminator of Reed et al. 2016 (Algorithm 1) for
+* ``gan-cls``: the matching-aware discriminator of Reed et al. 2016 (Algorithm 1) and GAN-INT for
   ``text2image``.
 
 ``--adversarial-loss`` picks the pair of losses of ``gan`` and ``infogan``: ``gan`` (the above),
@@ -286,28 +286,49 @@ class InfoGANObjective(AdversarialObjective):
         raise ValueError(f"unknown player {player!r}; expected {self.players}")
 
 
-@register_objective("gan-cls", config=GANLossConfig,
-                    summary="GAN-CLS (Reed 2016): matching-aware discriminator for text-to-image")
+@dataclass(frozen=True)
+class GANCLSConfig(GANLossConfig):
+    interpolation_weight: float = field(1.0, help="GAN-INT (Reed 2016, Sec. 4.3): weight of the generator's loss on "
+                                        "interpolated text embeddings (0: plain GAN-CLS)")
+    interpolation_beta: float = field(0.5, help="GAN-INT: beta of beta * phi(t1) + (1 - beta) * phi(t2)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.interpolation_weight >= 0:
+            raise ValueError(f"interpolation_weight must be >= 0, got {self.interpolation_weight}")
+        if not 0.0 <= self.interpolation_beta <= 1.0:
+            raise ValueError(f"interpolation_beta must lie in [0, 1], got {self.interpolation_beta}")
+
+
+@register_objective("gan-cls", config=GANCLSConfig,
+                    summary="GAN-CLS + GAN-INT (Reed 2016): matching-aware D, interpolated text for G")
 class GANCLSObjective(AdversarialObjective):
-    """Reed et al. 2016, Algorithm 1. With s_r = D(x, h), s_w = D(x, h_mismatch), s_f = D(G(z, h), h):
-    L_D = log s_r + (log(1 - s_w) + log(1 - s_f)) / 2, maximised; L_G = log s_f (non-saturating).
+    """Reed et al. 2016, Algorithm 1, with h = phi(t) and h^ = phi(t^), t^ a mismatching caption:
+    s_r = D(x, h), s_w = D(x, h^), s_f = D(G(z, h), h);
+    L_D = -[log s_r + (log(1 - s_w) + log(1 - s_f)) / 2] (per example, minimised);
+    L_G = -log s_f (non-saturating; ``minimax``: log(1 - s_f))
+          + lambda_int * the same loss at h_int = beta h + (1 - beta) h^ with fresh z (GAN-INT, Sec. 4.3,
+          beta = 0.5; D is not trained on h_int: it has no real image for it).
     Mismatching captions are the batch's captions rolled by one. The text encoder is trained by the
     discriminator (the matching task shapes the embedding); the generator reads it detached.
-    Only the log-loss is defined here (``--adversarial-loss gan``).
+    The model supplies ``captions_for(batch)``, ``embed_text(captions)``, ``noise``, ``generate(z, h)``
+    and ``discriminate(x, h)``. Only the log-loss is defined here (``--adversarial-loss gan``).
     """
 
-    def __init__(self, config: GANLossConfig | None = None):
-        super().__init__(config)
+    config: GANCLSConfig
+
+    def __init__(self, config: GANCLSConfig | None = None):
+        super().__init__(config if config is not None else GANCLSConfig())
         if self.config.adversarial_loss != "gan":
             raise ValueError(f"--adversarial-loss {self.config.adversarial_loss}: gan-cls is defined for the "
                              "log-loss only (Reed et al. 2016); use --adversarial-loss gan")
 
     def __call__(self, model, batch: Batch, *, player: str = "generator", generator=None):
         x = batch["x"]
-        tokens = model.captions_for(x, batch.get("y"))  # (B, L)
+        texts = model.captions_for(batch)
         z = model.noise(x.shape[0], generator)  # (B, noise_dim)
         if player == "discriminator":
-            h = model.embed_text(tokens)  # (B, text_dim)
+            h = model.embed_text(texts)  # (B, text_dim)
             with torch.no_grad():
                 fake = model.generate(z, h)
             s_r = model.discriminate(x, h)
@@ -318,8 +339,16 @@ class GANCLSObjective(AdversarialObjective):
             return {"loss": loss, "d_loss": loss.detach(), "d_real": torch.sigmoid(s_r).detach(),
                     "d_fake": torch.sigmoid(s_f).detach(), "d_mismatch": torch.sigmoid(s_w).detach()}
         if player == "generator":
-            h = model.embed_text(tokens).detach()
+            h = model.embed_text(texts).detach()
             s_f = model.discriminate(model.generate(z, h), h)
             loss = self.g_loss(s_f)
-            return {"loss": loss, "g_loss": loss.detach()}
+            out = {"g_loss": loss.detach()}
+            if self.config.interpolation_weight > 0:
+                beta = self.config.interpolation_beta
+                h_int = beta * h + (1.0 - beta) * h.roll(1, dims=0)  # (B, text_dim)
+                z_int = model.noise(x.shape[0], generator)
+                g_int = self.g_loss(model.discriminate(model.generate(z_int, h_int), h_int))
+                loss = loss + self.config.interpolation_weight * g_int
+                out["g_int_loss"] = g_int.detach()
+            return {"loss": loss, **out}
         raise ValueError(f"unknown player {player!r}; expected {self.players}")

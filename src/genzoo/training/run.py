@@ -146,7 +146,9 @@ def fit_config_to_data(model_config, data, data_config, given: frozenset[str] | 
         auto["shape_b"] = tuple(data.domain_b.shape)
     names = {f.name for f in fields(model_config)}
     auto = {k: v for k, v in auto.items() if k in names and k not in given}
-    return replace(model_config, shape=tuple(data.shape), **auto)
+    model_config = replace(model_config, shape=tuple(data.shape), **auto)
+    fit = getattr(model_config, "fit_to_data", None)  # a model's own data-derived fields (text2image's vocabulary)
+    return fit(data, given) if fit is not None else model_config
 
 
 def build_objective(name: str, config=None):

@@ -405,6 +405,8 @@ class Trainer:
         batch = {"x": x}
         if split.y is not None:
             batch["y"] = split.y[idx]
+        if getattr(split, "text", None) is not None:  # captions (emoji): a list of B strings
+            batch["text"] = [split.text[i] for i in idx.tolist()]
         if self.domain_b is not None and b_index is not None:
             xb = self.domain_b.train.x[b_index]
             batch["x_b"] = self.batch_transform(xb, noise) if self.batch_transform is not None else xb

@@ -25,10 +25,10 @@ from genzoo.nn import random as rng
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ADJECTIVES = (("thin", "thick"), ("upright", "slanted"), ("small", "large"))
-#: index 0 is padding; the closed vocabulary follows
+#: token ids of the generated captions (index 0 is padding), turned into strings by :func:`detokenize`;
+#: the text encoder reads the strings (:class:`genzoo.nn.text.WordTextEncoder`)
 VOCAB = ("<pad>", "a", "thin", "thick", "upright", "slanted", "small", "large", *DIGITS)
 WORD_ID = {w: i for i, w in enumerate(VOCAB)}
-WORD_ID["an"] = WORD_ID["a"]  # "an upright eight" reads better; same token
 MAX_WORDS = 5  # "a" + three adjectives + the digit
 
 
@@ -138,24 +138,6 @@ def detokenize(tokens: torch.Tensor) -> list[str]:
 def describe(x: torch.Tensor, labels: torch.Tensor, t: Thresholds) -> list[str]:
     """Captions of images x (B, C, H, W) in [0, 1] with labels (B,)."""
     return detokenize(caption_tokens(x, labels, t))
-
-
-def tokenize(texts: str | list[str] | tuple[str, ...]) -> torch.Tensor:
-    """Caption strings -> token ids (n, L), 0-padded. Unknown words raise ValueError listing the vocabulary."""
-    if isinstance(texts, str):
-        texts = [texts]
-    rows = []
-    for text in texts:
-        words = text.lower().replace(",", " ").replace(".", " ").split()
-        unknown = [w for w in words if w not in WORD_ID or w == "<pad>"]
-        if unknown:
-            raise ValueError(f"unknown word(s) {', '.join(map(repr, unknown))} in caption {text!r}; "
-                             f"the vocabulary is: a an {' '.join(VOCAB[2:])}")
-        if not words:
-            raise ValueError("empty caption")
-        rows.append([WORD_ID[w] for w in words])
-    length = max(len(r) for r in rows)
-    return torch.tensor([r + [0] * (length - len(r)) for r in rows], dtype=torch.long)
 
 
 def random_tokens(n: int, generator: torch.Generator | None = None, num_classes: int = 10) -> torch.Tensor:
