@@ -53,30 +53,39 @@ def threads(n: int | None) -> Iterator[None]:
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
 
 
-def interleaved_times(fns: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1,
-                      clock: str = "wall") -> dict[str, list[float]]:
+def interleaved_times(fns: Mapping[str, Callable[..., object]], repeats: int = 5, warmup: int = 1,
+                      clock: str = "wall", setup: Mapping[str, Callable[[], object]] | None = None
+                      ) -> dict[str, list[float]]:
     """Seconds of each call of each callable: ``warmup`` untimed calls each, then ``repeats``
     rounds in which every callable runs once, the order rotated from round to round. ``clock``:
-    a key of :data:`CLOCKS`."""
+    a key of :data:`CLOCKS`. ``setup``: for some names, an untimed callable run before each call,
+    whose result is passed to the timed one (``fns[name](setup[name]())``)."""
     now = CLOCKS[clock]
+    setup = setup or {}
     names = list(fns)
+
+    def call(name: str) -> float:
+        args = (setup[name](),) if name in setup else ()
+        t0 = now()
+        fns[name](*args)
+        return now() - t0
+
     for _ in range(warmup):
         for name in names:
-            fns[name]()
+            call(name)
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[: r % len(names)]:
-            t0 = now()
-            fns[name]()
-            times[name].append(now() - t0)
+            times[name].append(call(name))
     return times
 
 
-def interleaved_medians(fns: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1,
-                        clock: str = "wall") -> dict[str, float]:
+def interleaved_medians(fns: Mapping[str, Callable[..., object]], repeats: int = 5, warmup: int = 1,
+                        clock: str = "wall", setup: Mapping[str, Callable[[], object]] | None = None
+                        ) -> dict[str, float]:
     """Median seconds per call of each callable, timed in interleaved rounds
     (:func:`interleaved_times`)."""
-    return {k: statistics.median(v) for k, v in interleaved_times(fns, repeats, warmup, clock).items()}
+    return {k: statistics.median(v) for k, v in interleaved_times(fns, repeats, warmup, clock, setup).items()}
 
 
 def _calls_for(fn: Callable[[], object], seconds: float) -> int:
