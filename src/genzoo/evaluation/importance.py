@@ -9,10 +9,10 @@ import math
 
 import torch
 
-#: decoder rows (samples x images) per block: the logits of a block (rows x D floats; 3 MB for
+#: decoder rows (samples x images) per block: the logits of a block (rows x D floats; 6 MB for
 #: MNIST) stay in cache between the multiply that makes them and the element-wise log-density that
 #: reads them, while the multiplies stay large (BENCHMARKS.md, CPU performance: IS-NLL)
-BLOCK_ROWS = 1024
+BLOCK_ROWS = 2048
 
 
 @torch.no_grad()
