@@ -29,6 +29,7 @@ all-reduce) after every step instead of every ``CHECK_EVERY`` steps.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -226,57 +227,69 @@ def bench_train(args) -> dict:
 
 
 def ddp_worker(args) -> None:
-    """Under torchrun (or alone): one epoch-long fit() of ``--steps`` batches per process, after a
-    short warm-up fit; rank 0 prints the wall time as JSON."""
+    """Under torchrun (or alone): after a 2-step warm-up fit, ``--rounds`` rounds of one fit() of
+    ``--steps`` batches per process for each NaN-check interval (``CHECK_EVERY`` and, under DDP,
+    every step); rank 0 prints the wall times as JSON."""
+    from genzoo.training import distributed as dist_util
     from genzoo.training import trainer as trainer_mod
 
     torch.set_num_threads(1)
-    if args.check_every:
-        trainer_mod.CHECK_EVERY = args.check_every
     world = int(os.environ.get("WORLD_SIZE", "1"))
     n = args.steps * BATCH * world
     _, data = load_data(args.data_dir, n)
     init = make_model(data.shape).state_dict()
     setup, run = genzoo_run(data, init, args.steps)
-    run(setup())  # warm-up (and the process group's start)
-    trainer = setup()
-    t0 = time.perf_counter()
-    run(trainer)
-    wall = time.perf_counter() - t0
+    warm = setup()
+    warm.config = dataclasses.replace(warm.config, max_steps=2)
+    run(warm)  # warm-up, and the process group's start
+    every = trainer_mod.CHECK_EVERY
+    modes = [every, 1] if world > 1 else [every]
+    times: dict[int, list[float]] = {m: [] for m in modes}
+    for r in range(args.rounds):
+        for m in modes[r % len(modes):] + modes[: r % len(modes)]:
+            trainer_mod.CHECK_EVERY = m
+            trainer = setup()
+            t0 = time.perf_counter()
+            run(trainer)
+            times[m].append(time.perf_counter() - t0)
+    trainer_mod.CHECK_EVERY = every
     if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps({"world": world, "seconds": wall, "images": n, "check_every": trainer_mod.CHECK_EVERY}))
-    from genzoo.training import distributed as dist_util
-
-    dist_util.cleanup(trainer.dist)
+        print(json.dumps({"world": world, "images": n, "seconds": {str(m): t for m, t in times.items()}}))
+    dist_util.cleanup(warm.dist)
 
 
 def bench_ddp(args) -> dict:
-    """1 process, 2 processes, 2 processes checking every step: ``--repeats`` interleaved rounds."""
+    """One process against two (gloo), launches alternated ``--repeats`` times, each launch timing
+    ``--rounds`` fits per NaN-check interval."""
     me = [sys.executable, str(Path(__file__).resolve()), "--ddp-worker", "--steps", str(args.steps),
-          "--data-dir", args.data_dir]
+          "--rounds", str(args.rounds), "--data-dir", args.data_dir]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
-    cmds = {"1 process": me, "2 processes": torchrun + me[1:],
-            "2 processes, check every step": torchrun + me[1:] + ["--check-every", "1"]}
-    results: dict[str, list[dict]] = {k: [] for k in cmds}
+    from genzoo.training.trainer import CHECK_EVERY
+
+    names = {(1, str(CHECK_EVERY)): "1 process", (2, str(CHECK_EVERY)): "2 processes",
+             (2, "1"): "2 processes, NaN check every step"}
+    samples: dict[str, list[float]] = {v: [] for v in names.values()}
+    images: dict[str, int] = {}
     t0 = time.perf_counter()
-    for r in range(args.repeats):
-        names = list(cmds)[r % len(cmds):] + list(cmds)[: r % len(cmds)]
-        for k in names:
-            out = subprocess.run(cmds[k], env=env, capture_output=True, text=True, check=False)
+    for _ in range(args.repeats):
+        for world, cmd in ((1, me), (2, torchrun + me[1:])):
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
             if out.returncode or not lines:
-                raise RuntimeError(f"{k} failed:\n{out.stderr[-2000:]}")
-            results[k].append(json.loads(lines[-1]))
+                raise RuntimeError(f"{world} process(es) failed:\n{out.stderr[-2000:]}")
+            res = json.loads(lines[-1])
+            for mode, ts in res["seconds"].items():
+                samples[names[(world, mode)]] += ts
+                images[names[(world, mode)]] = res["images"]
     rows = {}
-    for k, rs in results.items():
-        sec = statistics.median(r["seconds"] for r in rs)
-        rows[k] = {"images_per_s": round(rs[0]["images"] / sec, 1), "seconds": [round(r["seconds"], 3) for r in rs]}
+    for k, ts in samples.items():
+        rows[k] = {"images_per_s": round(images[k] / statistics.median(ts), 1), "seconds": [round(t, 3) for t in ts]}
     one = rows["1 process"]["images_per_s"]
     for k in rows:
-        rows[k]["scaling_efficiency"] = round(rows[k]["images_per_s"] / (one * (2 if k != "1 process" else 1)), 3)
+        rows[k]["scaling_efficiency"] = round(rows[k]["images_per_s"] / (one * (1 if k == "1 process" else 2)), 3)
     return {"benchmark": "ddp", "steps_per_process": args.steps, "batch_per_process": BATCH,
-            "repeats": args.repeats, "clock": "wall", "machine": machine(), "rows": rows,
+            "repeats": args.repeats * args.rounds, "clock": "wall", "machine": machine(), "rows": rows,
             "wall_seconds": round(time.perf_counter() - t0, 1)}
 
 
@@ -292,7 +305,7 @@ def print_table(res: dict) -> None:
             print(f"{k:<14}{r['images_per_s']:>10.0f}{r['fraction_of_ceiling']:>11.0%}{ratio:>11}")
     else:
         print(f"# genzoo trainer, {res['steps_per_process']} steps of {res['batch_per_process']} per process, "
-              f"gloo, 1 thread per process, wall clock, medians of {res['repeats']} interleaved rounds")
+              f"gloo, 1 thread per process, wall clock, medians of {res['repeats']} rounds (launches alternated)")
         print(f"{'run':<32}{'img/s':>10}{'efficiency':>12}")
         for k, r in res["rows"].items():
             print(f"{k:<32}{r['images_per_s']:>10.0f}{r['scaling_efficiency']:>11.0%}")
@@ -309,7 +322,7 @@ def main(argv=None) -> int:
                    help="the thread's CPU time (default; robust on a shared machine) or wall time")
     p.add_argument("--ddp", action="store_true", help="DDP scaling (2 gloo processes vs 1) instead")
     p.add_argument("--ddp-worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--check-every", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--rounds", type=int, default=2, help="--ddp: timed fits per launch (per NaN-check interval)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = p.parse_args(argv)
     if args.ddp_worker:
