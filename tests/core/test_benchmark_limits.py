@@ -52,3 +52,19 @@ def test_threads_restores_the_setting(limits):
     with limits.threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_setup_is_untimed_and_feeds_the_timed_call(limits, monkeypatch):
+    now = [0.0]
+
+    def clock():  # a fake clock: each reading advances it by 1; the set-up advances it by 100
+        now[0] += 1
+        return now[0]
+    monkeypatch.setitem(limits.CLOCKS, "fake", clock)
+    seen = []
+
+    def setup():
+        now[0] += 100
+        return len(seen)
+    times = limits.interleaved_times({"a": seen.append}, repeats=2, warmup=1, clock="fake", setup={"a": setup})
+    assert seen == [0, 1, 2] and times == {"a": [1.0, 1.0]}  # the set-up's 100 is outside the timing
