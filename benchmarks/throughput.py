@@ -6,6 +6,8 @@ is what a user writes first: a ``TensorDataset`` behind a shuffling ``DataLoader
 per batch. genzoo keeps the data on the device and slices batches from a permutation.
 
     python benchmarks/throughput.py --data-dir ../shared/data --epochs 2 [--device cuda]
+
+benchmarks/perf_train.py measures the same at one thread against the multiply ceiling and pythae.
 """
 
 from __future__ import annotations

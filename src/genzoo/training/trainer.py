@@ -91,6 +91,10 @@ RESUMABLE_OPTIONS = ("epochs", "device", "progress", "tensorboard", "sample_ever
 MAX_CPU_PARAMETERS = 50_000_000
 MAX_CHECKPOINT_BYTES = 1 << 30
 
+#: steps between two checks for a non-finite loss (and additions to the epoch's running means): also
+#: at the end of each epoch and before a ``max_steps`` stop, so no file is written after a NaN.
+CHECK_EVERY = 25
+
 # Optimizer state per parameter, in parameter-sized tensors, for the checkpoint size estimate.
 _STATE_PER_PARAM = {"adam": 2, "adamw": 2, "adagrad": 1, "sgd": 1, "rmsprop": 1}
 # Model-config fields that set a model's size: named in the message that stops an absurd run.
@@ -142,6 +146,28 @@ class _ObjectiveModule(nn.Module):
         return self.objective(self.model, batch, player=player, generator=generator)
 
 
+#: optimizers with a fused implementation (one kernel per parameter for the whole update, on the CPU
+#: and CUDA); the others get the multi-tensor (foreach) one. Both compute the same update as the
+#: per-parameter loop up to float rounding (tests/training/test_fast_step.py).
+_FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.Adagrad, torch.optim.SGD)
+
+
+def _fast_optimizer(cls, params: list, **kw) -> torch.optim.Optimizer:
+    """``cls(params, **kw)`` with its fastest update: fused where ``cls`` has one and every parameter
+    is a dense floating-point tensor on the CPU or CUDA, else foreach, else torch's default. On
+    the CPU torch defaults to the per-parameter loop, whose many small element-wise kernels cost
+    Adam about 3.5x the fused update (BENCHMARKS.md, CPU performance)."""
+    plain = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point and not p.is_sparse
+                for p in params)
+    options = ([{"fused": True}] if plain and cls in _FUSED else []) + ([{"foreach": True}] if plain else [])
+    for extra in options:
+        try:
+            return cls(params, **kw, **extra)
+        except (RuntimeError, ValueError, TypeError):  # this torch or this dtype has no such path
+            continue
+    return cls(params, **kw)
+
+
 def _seed_for(seed: int, epoch: int, rank: int = 0, stream: int = 0) -> int:
     return (seed * 1_000_003 + epoch * 7_919 + rank * 104_729 + stream * 15_485_863) % (2**63 - 1)
 
@@ -182,14 +208,16 @@ class Trainer:
             raise ValueError("an objective player has no trainable parameters")
         lr = c.generator_lr if player == "generator" and c.generator_lr is not None else c.lr
         if c.optimizer == "adam":
-            return torch.optim.Adam(params, lr=lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
+            return _fast_optimizer(torch.optim.Adam, params, lr=lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
         if c.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
+            return _fast_optimizer(torch.optim.AdamW, params, lr=lr, betas=tuple(c.betas),
+                                   weight_decay=c.weight_decay)
         if c.optimizer == "adagrad":
-            return torch.optim.Adagrad(params, lr=lr, weight_decay=c.weight_decay)
+            return _fast_optimizer(torch.optim.Adagrad, params, lr=lr, weight_decay=c.weight_decay)
         if c.optimizer == "rmsprop":  # Keras's RMSprop: rho 0.9, eps 1e-7 added outside the square root
-            return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, weight_decay=c.weight_decay)
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=c.weight_decay)
+            return _fast_optimizer(torch.optim.RMSprop, params, lr=lr, alpha=0.9, eps=1e-7,
+                                   weight_decay=c.weight_decay)
+        return _fast_optimizer(torch.optim.SGD, params, lr=lr, momentum=0.9, weight_decay=c.weight_decay)
 
     def _base_lr(self, player: str) -> float:
         c = self.config
@@ -444,7 +472,7 @@ class Trainer:
         self.model.train()
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
-        bad = torch.zeros((), dtype=torch.bool, device=self.device)
+        window: list[list[tuple[str, dict]]] = []  # each step's (player, detached outputs) since the last check
         t0 = time.perf_counter()
         bar = None
         if c.progress and self.dist.is_main:
@@ -452,29 +480,21 @@ class Trainer:
 
             bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{c.epochs}", leave=False, file=sys.stderr,
                        dynamic_ncols=True)
-        check_every = 1 if self.device.type == "cpu" else 25
         done = seen = 0
         stop = False
         for i in range(len(batches)):
             batch = self._make_batch(self.data.train, batches[i], noise, None if b_perm is None else b_perm[i])
-            for player in self.players:
-                out = self._step(player, batch, noise)
-                loss = out["loss"]
-                bad |= ~torch.isfinite(loss.detach()).all()
-                for k, v in out.items():
-                    if k == "loss" and len(self.players) > 1:
-                        k = f"loss_{player}"
-                    v = v.detach().float()
-                    sums[k] = sums.get(k, 0) + v.sum()
-                    counts[k] = counts.get(k, 0) + v.numel()
+            window.append([(player, self._step(player, batch, noise)) for player in self.players])
             step += 1
             done += 1
             seen += len(batches[i])
-            if (i + 1) % check_every == 0 or i + 1 == len(batches):
+            stop = c.max_steps is not None and step >= c.max_steps
+            if len(window) == CHECK_EVERY or i + 1 == len(batches) or stop:
                 # every rank takes the same decision: one rank's NaN stops them all, with one message
-                n_bad = int(dist_util.all_reduce_sum(bad.to(torch.float32), self.dist).item())
-                if n_bad:
-                    raise NonFiniteLossError(self._nan_message(epoch, step, n_bad))
+                self._check_window(window, sums, counts, epoch, step)
+                window = []
+                if bar is not None:
+                    bar.set_postfix({k: f"{(sums[k] / counts[k]).item():.3f}" for k in list(sums)[:3]})
             if not self._timed and (done == min(3, len(batches))):
                 self._timed = True
                 per_step = (time.perf_counter() - t0) / done
@@ -482,10 +502,7 @@ class Trainer:
                          f"about {per_step * len(batches):.3g} s per epoch")
             if bar is not None:
                 bar.update(1)
-                if (i + 1) % 20 == 0:
-                    bar.set_postfix({k: f"{(sums[k] / counts[k]).item():.3f}" for k in list(sums)[:3]})
-            if c.max_steps is not None and step >= c.max_steps:
-                stop = True
+            if stop:
                 break
         if bar is not None:
             bar.close()
@@ -523,6 +540,48 @@ class Trainer:
         self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
         return metrics, step, stop
 
+    def _check_window(self, window: list[list[tuple[str, dict]]], sums: dict, counts: dict, epoch: int,
+                      step: int) -> None:
+        """Add the outputs of the steps in ``window`` (the last ``len(window)`` steps, ending at
+        ``step``) to the epoch's ``sums`` and ``counts``, and raise :class:`NonFiniteLossError`,
+        naming the first step whose loss was not finite on any rank, if there was one.
+
+        Checking a window of steps instead of every step costs one reduction (one all-reduce under
+        DDP) per window instead of several small kernels (and an all-reduce) per step; the steps
+        after a NaN still run to the end of the window, but the run stops before anything is
+        written, as the epoch's files come after its last window."""
+        multi = len(self.players) > 1
+        values: dict[str, list[torch.Tensor]] = {}
+        losses, owner = [], []
+        for j, outs in enumerate(window):
+            for player, out in outs:
+                for k, v in out.items():
+                    values.setdefault(f"loss_{player}" if k == "loss" and multi else k, []).append(v.reshape(-1))
+                losses.append(out["loss"].reshape(-1))
+                owner.append(j)
+        for k, vs in values.items():
+            flat = torch.cat(vs).double()
+            sums[k] = sums.get(k, 0) + flat.sum()
+            counts[k] = counts.get(k, 0) + flat.numel()
+        flat = torch.cat(losses)
+        finite = torch.isfinite(flat).all()
+        if self.dist.enabled:  # per-step counts of the ranks that saw a non-finite loss
+            bad = torch.zeros(len(window), device=flat.device)
+            if not finite:
+                steps = torch.tensor(owner, device=flat.device).repeat_interleave(
+                    torch.tensor([len(t) for t in losses], device=flat.device))
+                bad.index_put_((steps,), (~torch.isfinite(flat)).float(), accumulate=True).clamp_(max=1)
+            bad = dist_util.all_reduce_sum(bad, self.dist)
+            if not bad.any():
+                return
+        elif finite:
+            return
+        else:
+            bad = torch.tensor([float(not torch.isfinite(loss).all()) for loss in losses])
+            bad = torch.zeros(len(window)).index_add_(0, torch.tensor(owner), bad)
+        first = int(torch.nonzero(bad)[0])
+        raise NonFiniteLossError(self._nan_message(epoch, step - len(window) + 1 + first, int(bad[first])))
+
     def _step(self, player: str, batch: dict, noise: torch.Generator) -> dict:
         c = self.config
         opt = self.optimizers[player]
@@ -543,7 +602,7 @@ class Trainer:
         hook = getattr(self.objective, "after_step", None)  # e.g. the generator EMA of the GAN objectives
         if hook is not None:
             hook(self.model, player)
-        return out
+        return {k: v.detach() for k, v in out.items()}
 
     def _reduce(self, sums: dict, counts: dict) -> dict[str, float]:
         if not sums:

@@ -1,0 +1,162 @@
+"""IS-NLL speed on the CPU: genzoo's importance-sampled log-likelihood against pythae's ``get_nll``
+and the machine's multiply ceiling, same nets, same weights, same test images, one thread.
+
+The VAE (784-500-50 tanh MLPs, Bernoulli decoder) is first trained for ``--train-steps`` steps by
+genzoo's trainer, so the estimates are of a real model; then, in interleaved rounds (medians):
+
+* ``genzoo``: ``model.log_prob(x, k=k)`` on batches of 100 images (what ``genzoo eval`` runs):
+  the encoder once per image, the decoder in blocks of about ``BLOCK_ROWS`` rows, the
+  log-sum-exp streamed (:mod:`genzoo.evaluation.importance`);
+* ``genzoo-unblocked``: the estimator before issue 15 (every chunk of 500 samples through the
+  decoder at once, 50,000 rows for 100 images, and the log-weights stacked);
+* ``pythae``: pythae 0.1.2's ``VAE.get_nll(x, n_samples=k, batch_size=100)`` on a pythae VAE with
+  the same nets and weights (its default batch size: the encoder is run for every 100 samples);
+* ``ceiling``: only the multiplies the estimator cannot avoid (the decoder for k x N samples in
+  blocks of ``BLOCK_ROWS`` rows, the encoder once per image).
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/perf_nll.py --images 200 --k 5000 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from limits import MatmulOp, interleaved_times, machine, threads  # noqa: E402
+from perf_train import DATA_DIR, make_model, pythae_model  # noqa: E402
+
+from genzoo.evaluation.importance import BLOCK_ROWS  # noqa: E402
+from genzoo.objectives.variational import log_weights  # noqa: E402
+
+BATCH = 100  # images per call, as genzoo eval's evaluate_likelihood
+
+
+def trained_model(data_dir: str, steps: int):
+    """The benchmark VAE after ``steps`` Adam steps of batch 100 by genzoo's trainer, and the
+    binarized MNIST test images."""
+    from genzoo.data import DataConfig, load_dataset
+    from genzoo.training import TrainConfig, Trainer
+    from genzoo.training.run import build_objective
+
+    data = load_dataset(DataConfig(name="binarized-mnist", data_dir=data_dir))
+    model = make_model(data.shape)
+    cfg = TrainConfig(epochs=1, batch_size=100, progress=False, validate=False, sample_every=0, device="cpu",
+                      max_steps=steps)
+    Trainer(model, build_objective("elbo"), data, cfg, log=lambda m: None).fit()
+    return model.eval(), data.test.x
+
+
+@torch.no_grad()
+def genzoo_nll(model, x, k: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return -torch.cat([model.log_prob(xb, k=k, generator=g) for xb in x.split(BATCH)])
+
+
+@torch.no_grad()
+def unblocked_nll(model, x, k: int, seed: int = 0, chunk: int = 500) -> torch.Tensor:
+    """The estimator as it was before issue 15 (evaluation/importance.py at 3a6fbec)."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for xb in x.split(BATCH):
+        prior = model.prior()
+        parts = [torch.logsumexp(log_weights(model, xb, min(chunk, k - s), g, prior=prior), dim=0)
+                 for s in range(0, k, chunk)]
+        out.append(-(torch.logsumexp(torch.stack(parts), dim=0) - math.log(k)))
+    return torch.cat(out)
+
+
+def ceiling_ops(n_images: int, k: int, chunk: int = 500) -> list[tuple[MatmulOp, int]]:
+    """(multiply, how many times) of the estimator's unavoidable work: the decoder's two layers for
+    every block of samples (the blocks :func:`importance_sampled_log_prob` makes), the encoder once."""
+    counts: dict[int, int] = {}
+    for b in [BATCH] * (n_images // BATCH) + ([n_images % BATCH] if n_images % BATCH else []):
+        per_block = max(1, BLOCK_ROWS // b)
+        for start in range(0, k, chunk):
+            c = min(chunk, k - start)
+            for s in [per_block] * (c // per_block) + ([c % per_block] if c % per_block else []):
+                counts[s * b] = counts.get(s * b, 0) + 1
+    ops = [(MatmulOp(rows, d_in, d_out, tb=True), n) for rows, n in counts.items() for d_in, d_out in ((50, 500),
+                                                                                                   (500, 784))]
+    return ops + [(MatmulOp(n_images, 784, 500, tb=True), 1), (MatmulOp(n_images, 500, 100, tb=True), 1)]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", default=str(DATA_DIR))
+    p.add_argument("--images", type=int, default=200, help="test images (the first N)")
+    p.add_argument("--k", type=int, default=5000, help="importance samples per image")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved rounds; medians are reported")
+    p.add_argument("--train-steps", type=int, default=300, help="training steps before measuring")
+    p.add_argument("--clock", default="cpu", choices=("cpu", "wall"))
+    p.add_argument("--no-unblocked", action="store_true", help="skip the pre-issue-15 estimator")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    model, test = trained_model(args.data_dir, args.train_steps)
+    x = test[: args.images].contiguous()
+    values: dict[str, torch.Tensor] = {}
+    fns = {"genzoo": lambda: values.__setitem__("genzoo", genzoo_nll(model, x, args.k))}
+    if not args.no_unblocked:
+        fns["genzoo-unblocked"] = lambda: values.__setitem__("genzoo-unblocked", unblocked_nll(model, x, args.k))
+    notes = {}
+    try:
+        pmodel = pythae_model(model).eval()
+        torch.manual_seed(0)
+
+        def pythae():
+            with torch.no_grad():
+                values["pythae"] = torch.tensor(-pmodel.get_nll(x, n_samples=args.k, batch_size=100))
+        fns["pythae"] = pythae
+    except Exception as e:  # pythae missing, or not importable under this torch
+        notes["pythae"] = f"not run: {type(e).__name__}: {e}"
+    ops = [(op, *op.operands(), n) for op, n in ceiling_ops(len(x), args.k)]
+
+    def ceiling():
+        for _, a, b, out, n in ops:
+            for _ in range(n):
+                torch.mm(a, b, out=out)
+    fns = {"ceiling": ceiling, **fns}
+    with threads(1):
+        t0 = time.perf_counter()
+        times = interleaved_times(fns, args.repeats, warmup=0, clock=args.clock)
+        wall = time.perf_counter() - t0
+    med = {k: statistics.median(v) for k, v in times.items()}
+    flops = sum(op.flops * n for op, n in ceiling_ops(len(x), args.k))
+    rows = {k: {"seconds": round(t, 2), "all_seconds": [round(v, 2) for v in times[k]],
+                "of_ceiling": round(med["ceiling"] / t, 3), "times_ceiling": round(t / med["ceiling"], 2),
+                "genzoo_speedup": round(t / med["genzoo"], 2)} for k, t in med.items()}
+    for k, v in values.items():
+        if v.dim():  # per image
+            rows[k]["mean_nll"] = round(float(v.mean()), 3)
+            rows[k]["stderr_over_images"] = round(float(v.std() / math.sqrt(len(v))), 3)
+        else:
+            rows[k]["mean_nll"] = round(float(v), 3)
+    if "genzoo-unblocked" in values:  # the same draws: equal up to float rounding
+        rows["genzoo-unblocked"]["max_abs_diff_to_genzoo"] = float((values["genzoo"] - values["genzoo-unblocked"])
+                                                                    .abs().max())
+    res = {"benchmark": "is-nll", "images": len(x), "k": args.k, "batch": BATCH, "block_rows": BLOCK_ROWS,
+           "repeats": args.repeats, "clock": args.clock, "train_steps": args.train_steps, "machine": machine(),
+           "ceiling_gflops": round(flops / med["ceiling"] / 1e9, 2), "rows": rows, "notes": notes,
+           "wall_seconds": round(wall, 1), "command": "python " + " ".join(sys.argv)}
+    print(f"# {res['machine']}")
+    print(f"# IS-NLL, k={args.k}, {len(x)} binarized-MNIST test images, 1 thread, medians of {args.repeats} "
+          f"interleaved rounds, clock {args.clock}; ceiling {res['ceiling_gflops']} GFLOP/s")
+    print(f"{'path':<18}{'seconds':>9}{'x ceiling':>11}{'genzoo is':>11}{'mean NLL':>10}")
+    for k, r in rows.items():
+        nll = f"{r['mean_nll']:.2f}" if "mean_nll" in r else ""
+        print(f"{k:<18}{r['seconds']:>9.2f}{r['times_ceiling']:>10.2f}x{r['genzoo_speedup']:>10.2f}x{nll:>10}")
+    for k, v in notes.items():
+        print(f"# {k}: {v}")
+    print(json.dumps(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
