@@ -230,19 +230,21 @@ class AutoregressiveModel(GenerativeModel):
 
     # ---- sampling --------------------------------------------------------------------------------
     def _draw(self, logits: torch.Tensor, u: torch.Tensor, pixel: torch.Tensor | None = None,
-              ch: int = 0) -> torch.Tensor:
+              ch: int = 0, earlier: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Inverse-CDF draw of one sub-pixel from its outputs ((B,) or (B, P)) with uniform noise
         ``u`` (B,): returns the value in [0, 1]. The mixture also reads the earlier channels of the
-        same pixel, ``pixel`` (B, C) in [0, 1], for its linear dependence."""
+        same pixel: their values ``pixel`` (B, C) in [0, 1] (linear dependence) and their outputs
+        ``earlier`` (ch tensors (B, P): the pixel's mixture logits and the indicator's posterior)."""
         if not self.vector_output:
             return (u < torch.sigmoid(logits)).to(u.dtype)
         levels = self.config.levels
         if self.mixture is not None:
-            if pixel is None:
+            earlier = earlier or []
+            if pixel is None or len(earlier) != ch:
                 raise ValueError("the logistic mixture needs the earlier channels of the pixel to draw")
             k_pixel = torch.round(pixel * (levels - 1)).long()  # (B, C)
-            params = logits.unsqueeze(-1).expand(-1, -1, pixel.shape[1])  # (B, P, C): channel ch is read
-            logits = self.mixture.all_levels(params, k_pixel, ch)  # (B, levels)
+            outs = [*earlier, *[logits] * (pixel.shape[1] - ch)]  # channels after ch are not read
+            logits = self.mixture.all_levels(torch.stack(outs, -1), k_pixel, ch)  # (B, levels)
         return inverse_cdf(logits, u).to(u.dtype) / (levels - 1)
 
     def _pick(self, logits: torch.Tensor, r: int, c: int, ch: int) -> torch.Tensor:
@@ -274,12 +276,14 @@ class AutoregressiveModel(GenerativeModel):
         state = self._fast_start(n, canvas, **cond_kw) if fast else None
         for r in range(h):
             for c in range(w):
+                earlier: list[torch.Tensor] = []  # this pixel's outputs so far (read by the mixture)
                 for ch in range(ch_):
                     if fast:
                         logits = self._fast_step(state, canvas, r, c, ch)
                     else:
                         logits = self._pick(self._logits(canvas, **cond_kw), r, c, ch)
-                    canvas[:, ch, r, c] = self._draw(logits, noise[:, r, c, ch], canvas[:, :, r, c], ch)
+                    canvas[:, ch, r, c] = self._draw(logits, noise[:, r, c, ch], canvas[:, :, r, c], ch, earlier)
+                    earlier.append(logits)
         return self.from_unit(canvas).reshape(n, *self.config.shape)
 
     def _fast_start(self, n: int, canvas: torch.Tensor) -> Any:
