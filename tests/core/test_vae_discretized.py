@@ -193,7 +193,7 @@ def test_cli_trains_and_evaluates_end_to_end(tmp_path, capsys):
     _write_pngs(folder)
     run = tmp_path / "run"
     assert main(["train", "vae-conv", "--data", str(folder), "--grayscale", "false", "--decoder", "logistic-mixture",
-                 "--mixtures", "2", "--latent-dim", "4", "--conv-channels", "4,8,8,8", "--conv-dense", "8",
+                 "--mixtures", "2", "--latent-dim", "4", "--conv-channels", "4", "8", "8", "8", "--conv-dense", "8",
                  "--epochs", "1", "--batch-size", "8", "--progress", "false", "--out", str(run)]) == 0
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["model_config"]["decoder"] == "logistic-mixture" and cfg["model_config"]["levels"] == 256

@@ -109,11 +109,12 @@ class LogisticMixture:
             raise ValueError(f"expected {self.channels} x {self.num_params} maps, got {cp}")
         return maps.view(b, self.channels, self.num_params, h, w).transpose(1, 2)
 
-    def _components(self, params: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _components(self, params: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """params (B, P, C, ...), k (B, C, ...) levels -> the log posterior weights of the mixture
         indicator given the earlier channels of the pixel, ``log w_cm = log_softmax_m(log pi_m +
-        sum_{c' < c} log p(x_c' | x_<c', m))``, and each component's means and log scales, all
-        (B, C, ..., M). Channel c reads only k of the channels before it."""
+        sum_{c' < c} log p(x_c' | x_<c', m))``, each component's means and log scales, and each
+        component's log p(x_c = k_c | x_<c, m) (None for one channel), all (B, C, ..., M).
+        Channel c reads only k of the channels before it."""
         m, c = self.mixtures, self.channels
         p = params.movedim(1, -1)  # (B, C, ..., P)
         mean = p[..., m: 2 * m]
@@ -123,10 +124,12 @@ class LogisticMixture:
             mean = mean + (coef * self._previous(k, p.dtype).unsqueeze(-2)).sum(-1)
         log_pi = torch.log_softmax(p[:, :1, ..., :m], dim=-1)  # (B, 1, ..., M): the pixel's weights
         if c == 1:
-            return log_pi, mean, log_s
+            return log_pi, mean, log_s, None
         lp = discretized_logistic_log_prob(k.unsqueeze(-1), mean, log_s, self.levels)  # (B, C, ..., M)
-        before = lp.cumsum(1) - lp  # sum over c' < c of log p(x_c' | x_<c', m)
-        return torch.log_softmax(log_pi + before, dim=-1), mean, log_s
+        # sum over c' < c of log p(x_c' | x_<c', m), an exclusive cumsum (cumsum - lp would let
+        # rounding carry a trace of x_c into channel c's weights)
+        before = torch.cat([torch.zeros_like(lp[:, :1]), lp[:, :-1].cumsum(1)], dim=1)
+        return torch.log_softmax(log_pi + before, dim=-1), mean, log_s, lp
 
     def _previous(self, k: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """k (B, C, ...) levels -> (B, C, ..., C - 1): for channel c, slot j holds x_j in [-1, 1]
@@ -142,15 +145,16 @@ class LogisticMixture:
 
         params (B, P, C, H, W) (any trailing dims after C), k (B, C, H, W) long levels ->
         (B, C, H, W) nats."""
-        log_w, mean, log_s = self._components(params, k)  # (B, C, H, W, M)
-        lp = discretized_logistic_log_prob(k.unsqueeze(-1), mean, log_s, self.levels)
+        log_w, mean, log_s, lp = self._components(params, k)  # (B, C, H, W, M)
+        if lp is None:
+            lp = discretized_logistic_log_prob(k.unsqueeze(-1), mean, log_s, self.levels)
         return torch.logsumexp(log_w + lp, dim=-1)
 
     def all_levels(self, params: torch.Tensor, k: torch.Tensor, channel: int | None = None) -> torch.Tensor:
         """log p(x_c = v | x_<c) for every level v: params (B, P, C, ...), k (B, C, ...) ->
         (B, L, C, ...), or (B, L, ...) for one ``channel``. Only the channels before c of ``k`` (and
         of ``params``, for the indicator's posterior) are read for channel c."""
-        log_w, mean, log_s = self._components(params, k)  # (B, C, ..., M)
+        log_w, mean, log_s, _ = self._components(params, k)  # (B, C, ..., M)
         if channel is not None:
             log_w, mean, log_s = log_w[:, channel], mean[:, channel], log_s[:, channel]
         v = torch.arange(self.levels, device=mean.device).reshape(self.levels, *([1] * mean.dim()))

@@ -12,8 +12,9 @@ Output types (``likelihood``):
 * ``"categorical"``: a ``levels``-way softmax per pixel for quantised data x = k / (levels - 1)
   (8-bit: levels=256, the target is round(255 x)); logits (B, levels, C, H, W)
   (PixelRNN paper, section 5.3: a discrete softmax over pixel values).
-* ``"logistic-mixture"``: a mixture of ``mixtures`` discretized logistics per sub-pixel with the
-  PixelCNN++ linear dependence of G on R and B on R, G (:class:`~genzoo.nn.discretized.LogisticMixture`);
+* ``"logistic-mixture"``: a mixture of ``mixtures`` discretized logistics per pixel (one indicator
+  shared by its channels) with the PixelCNN++ linear dependence of G on R and B on R, G
+  (:class:`~genzoo.nn.discretized.LogisticMixture`);
   parameters (B, P, C, H, W), P = mixtures * (2 + C).
 Data in [-1, 1] (``input_scale="pm1"``) are mapped to [0, 1] first, and samples are mapped back.
 The discrete likelihoods take the integer level of each value per batch
@@ -46,7 +47,7 @@ class AutoregressiveConfig(ModelConfig):
                             help="per-pixel output: Bernoulli logits (binary data), a softmax over levels, or "
                                  "a discretized logistic mixture (PixelCNN++)")
     levels: int = field(256, help="number of pixel values for the discrete likelihoods (256 = 8 bit)")
-    mixtures: int = field(10, help="logistic-mixture: components per sub-pixel")
+    mixtures: int = field(10, help="logistic-mixture: components per pixel")
     input_scale: str = field("01", choices=("01", "pm1"),
                              help="range of the data: [0, 1] or [-1, 1] (mapped to [0, 1] inside)")
 
