@@ -1,6 +1,7 @@
-"""The conv VAE, AE and DCGAN at colour sizes 3x32x32 and 3x64x64: they build, take a training
-step that changes their parameters with a finite loss, and sample (the AE: reconstruct) images of
-the right shape."""
+"""The conv VAE (Bernoulli, Gaussian and discretized logistic mixture decoders), AE and the
+adversarial models (DCGAN, conv GAN, cGAN, InfoGAN, AAE) at colour sizes 3x32x32 and 3x64x64: they
+build, take a training step that changes their parameters with a finite loss, and sample (the AE:
+reconstruct) images of the right shape."""
 
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ SHAPES = [(3, 32, 32), (3, 64, 64)]
 CASES = {
     "vae": {"arch": "conv", "decoder": "bernoulli", "latent_dim": 8, "conv_channels": (8, 16, 16, 16)},
     "vae-gaussian": {"arch": "conv", "decoder": "gaussian", "latent_dim": 8, "conv_channels": (8, 16, 16, 16)},
+    "vae-mixture": {"arch": "conv", "decoder": "logistic-mixture", "mixtures": 2, "latent_dim": 8,
+                    "conv_channels": (8, 16, 16, 16)},
     "ae": {"arch": "conv", "latent_dim": 8, "conv_channels": (8, 16, 16, 16)},
     "dcgan": {},
+    "gan-conv": {"arch": "conv", "width": 8},
+    "cgan": {"g_hidden": (32,), "d_hidden": (32,)},
+    "infogan": {"width": 8, "fc": 16, "q_hidden": 8, "noise_dim": 8},
+    "aae": {"latent_dim": 4, "hidden": (32,), "d_hidden": (16,)},
 }
 
 
@@ -35,7 +42,7 @@ def test_builds_trains_a_step_and_samples(case, shape):
     entry, model = _build(case, shape)
     oentry = get_objective(entry.objectives[0])
     obj = oentry.objective_cls(oentry.config_cls())
-    x = torch.rand(4, *shape)
+    x = torch.randint(0, 256, (4, *shape), generator=torch.Generator().manual_seed(2)).float() / 255  # 8-bit
     batch = {"x": x, "y": torch.zeros(4, dtype=torch.long)}
     g = torch.Generator().manual_seed(0)
     players = getattr(obj, "players", ("model",))

@@ -7,19 +7,28 @@
   eq. 2), computed stably: for interior bins
   ``log(sigma(a) - sigma(b)) = log sigma(a) + log sigma(-b) + log(1 - exp(b - a))``, exact for every
   a > b, so no pdf-at-the-centre fallback is needed.
-* :class:`LogisticMixture` -- a mixture of M discretized logistics per sub-pixel with the
-  within-pixel linear dependence of section 2.2: the mean of channel c is
-  ``mu_c + sum_{c' < c} tanh(alpha_{c c'}) x_{c'}`` (G on R, B on R and G), x in [-1, 1].
+* :class:`LogisticMixture` -- a mixture of M discretized logistics per pixel (Salimans et al. 2017,
+  section 2.2): ONE mixture indicator per pixel, shared by its C channels, and within a component
+  the mean of channel c is ``mu_c + sum_{c' < c} tanh(alpha_{c c'}) x_{c'}`` (G linear in R, B in
+  R and G), x in [-1, 1]:
+  ``p(r, g, b) = sum_m pi_m p(r | m) p(g | r, m) p(b | r, g, m)``.
+* :class:`DiscretizedMixture` -- that mixture over whole images as a
+  :class:`genzoo.distributions.Distribution`: the p(x|z) of a VAE decoder (``log_prob`` of the
+  data on the level grid, true ``sample`` s, ``mean``).
 
 Parameter layout of one sub-pixel (``num_params = M * (2 + C)`` values, C data channels):
-``[mixture logits (M), means (M), log scales (M), coefficients (M x (C - 1))]``; the
-coefficient slot j multiplies channel j and is used only by channels c > j.
+``[mixture logits (M), means (M), log scales (M), coefficients (M x (C - 1))]``. The mixture
+logits of channel 0 are the pixel's (those of channels > 0 are not read: every channel keeps the
+same layout, which channel-masked heads need); the coefficient slot j multiplies channel j and is
+used only by channels c > j.
 
-Difference from PixelCNN++: there the mixture indicator is shared by the three sub-pixels of a
-pixel. Here each sub-pixel has its own mixture weights, so every conditional p(x_c | x_<c) is a
-normalised distribution over L values by itself -- what channel-masked networks (van den Oord et al.
-2016, section 3.4) and incremental sampling sub-pixel by sub-pixel need. The joint over a pixel
-is still a proper distribution (a product of normalised conditionals).
+Channel-masked networks (van den Oord et al. 2016, section 3.4) and sampling sub-pixel by
+sub-pixel need every conditional p(x_c | x_<c) of a pixel on its own. With a shared indicator it
+is the mixture under the posterior of the indicator given the earlier channels,
+``p(x_c | x_<c) = sum_m w_cm p(x_c | x_<c, m)``, ``w_cm ∝ pi_m prod_{c' < c} p(x_c' | x_<c', m)``,
+and the product over c of these conditionals is exactly the PixelCNN++ joint above. Channel 0's
+logits come from the context alone (mask A/B groups), and channel c's means and scales may also
+depend on x_<c: the joint stays normalised (each factor is normalised given what it reads).
 """
 
 from __future__ import annotations
@@ -29,7 +38,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from genzoo.data.transforms import to_unit
+from genzoo.data.transforms import from_unit, to_unit
+from genzoo.distributions import Distribution
+from genzoo.nn import random as rng
 
 LOG_SCALE_MIN = -7.0  # as in PixelCNN++: scales below e^-7 (much narrower than a bin) add nothing
 
@@ -98,16 +109,27 @@ class LogisticMixture:
             raise ValueError(f"expected {self.channels} x {self.num_params} maps, got {cp}")
         return maps.view(b, self.channels, self.num_params, h, w).transpose(1, 2)
 
-    def _terms(self, params: torch.Tensor, prev: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """params (..., P), prev (..., C - 1) earlier channels' values in [-1, 1] (zero where unused)
-        -> log mixture weights, means, log scales, each (..., M)."""
+    def _components(self, params: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """params (B, P, C, ...), k (B, C, ...) levels -> the log posterior weights of the mixture
+        indicator given the earlier channels of the pixel, ``log w_cm = log_softmax_m(log pi_m +
+        sum_{c' < c} log p(x_c' | x_<c', m))``, each component's means and log scales, and each
+        component's log p(x_c = k_c | x_<c, m) (None for one channel), all (B, C, ..., M).
+        Channel c reads only k of the channels before it."""
         m, c = self.mixtures, self.channels
-        log_w = torch.log_softmax(params[..., :m], dim=-1)
-        mean = params[..., m: 2 * m]
+        p = params.movedim(1, -1)  # (B, C, ..., P)
+        mean = p[..., m: 2 * m]
+        log_s = p[..., 2 * m: 3 * m]
         if c > 1:
-            coef = torch.tanh(params[..., 3 * m:].unflatten(-1, (m, c - 1)))  # (..., M, C - 1)
-            mean = mean + (coef * prev.unsqueeze(-2)).sum(-1)
-        return log_w, mean, params[..., 2 * m: 3 * m]
+            coef = torch.tanh(p[..., 3 * m:].unflatten(-1, (m, c - 1)))  # (B, C, ..., M, C - 1)
+            mean = mean + (coef * self._previous(k, p.dtype).unsqueeze(-2)).sum(-1)
+        log_pi = torch.log_softmax(p[:, :1, ..., :m], dim=-1)  # (B, 1, ..., M): the pixel's weights
+        if c == 1:
+            return log_pi, mean, log_s, None
+        lp = discretized_logistic_log_prob(k.unsqueeze(-1), mean, log_s, self.levels)  # (B, C, ..., M)
+        # sum over c' < c of log p(x_c' | x_<c', m), an exclusive cumsum (cumsum - lp would let
+        # rounding carry a trace of x_c into channel c's weights)
+        before = torch.cat([torch.zeros_like(lp[:, :1]), lp[:, :-1].cumsum(1)], dim=1)
+        return torch.log_softmax(log_pi + before, dim=-1), mean, log_s, lp
 
     def _previous(self, k: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """k (B, C, ...) levels -> (B, C, ..., C - 1): for channel c, slot j holds x_j in [-1, 1]
@@ -118,39 +140,101 @@ class LogisticMixture:
         return (y[..., None, : c - 1] * below).movedim(-2, 1)  # (B, C, ..., C - 1)
 
     def log_prob(self, params: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """log p(x_c | x_<c of the same pixel, params) of every sub-pixel.
+        """log p(x_c | x_<c of the same pixel, params) of every sub-pixel; summed over the channels
+        of a pixel it is log p(pixel).
 
         params (B, P, C, H, W) (any trailing dims after C), k (B, C, H, W) long levels ->
         (B, C, H, W) nats."""
-        p = params.movedim(1, -1)  # (B, C, H, W, P)
-        prev = self._previous(k, p.dtype)  # (B, C, H, W, C - 1)
-        log_w, mean, log_s = self._terms(p, prev)  # (B, C, H, W, M)
-        lp = discretized_logistic_log_prob(k.unsqueeze(-1), mean, log_s, self.levels)
+        log_w, mean, log_s, lp = self._components(params, k)  # (B, C, H, W, M)
+        if lp is None:
+            lp = discretized_logistic_log_prob(k.unsqueeze(-1), mean, log_s, self.levels)
         return torch.logsumexp(log_w + lp, dim=-1)
 
     def all_levels(self, params: torch.Tensor, k: torch.Tensor, channel: int | None = None) -> torch.Tensor:
         """log p(x_c = v | x_<c) for every level v: params (B, P, C, ...), k (B, C, ...) ->
-        (B, L, C, ...), or (B, L, ...) for one ``channel``. Only the channels before c of ``k`` are
-        read for channel c."""
-        p = params.movedim(1, -1)  # (B, C, ..., P)
-        prev = self._previous(k, p.dtype)  # (B, C, ..., C - 1)
+        (B, L, C, ...), or (B, L, ...) for one ``channel``. Only the channels before c of ``k`` (and
+        of ``params``, for the indicator's posterior) are read for channel c."""
+        log_w, mean, log_s, _ = self._components(params, k)  # (B, C, ..., M)
         if channel is not None:
-            p, prev = p[:, channel], prev[:, channel]
-        log_w, mean, log_s = self._terms(p, prev)  # (B, [C,] ..., M)
-        v = torch.arange(self.levels, device=p.device).reshape(self.levels, *([1] * mean.dim()))
+            log_w, mean, log_s = log_w[:, channel], mean[:, channel], log_s[:, channel]
+        v = torch.arange(self.levels, device=mean.device).reshape(self.levels, *([1] * mean.dim()))
         lp = discretized_logistic_log_prob(v, mean, log_s, self.levels)  # (L, B, [C,] ..., M)
         return torch.logsumexp(log_w + lp, dim=-1).movedim(0, 1)  # (B, L, [C,] ...)
 
     def sample(self, params: torch.Tensor, noise: torch.Tensor, chunk: int = 8) -> torch.Tensor:
         """Levels (B, C, H, W) long drawn channel by channel (inverse CDF with ``noise`` uniform
-        (B, C, H, W)) from params (B, P, C, H, W): each mean depends on the earlier channels, so the
-        channels of a pixel are drawn in order. ``chunk`` examples at a time bound the memory."""
+        (B, C, H, W)) from params (B, P, C, H, W): each channel's conditional depends on the earlier
+        ones, so the channels of a pixel are drawn in order. ``chunk`` examples at a time bound the
+        memory."""
         k = torch.zeros(noise.shape, dtype=torch.long, device=noise.device)
         for s in range(0, len(k), chunk):
             for c in range(self.channels):
                 log_p = self.all_levels(params[s: s + chunk], k[s: s + chunk], c)  # (b, L, H, W)
                 k[s: s + chunk, c] = inverse_cdf(log_p.movedim(1, -1), noise[s: s + chunk, c])
         return k
+
+    def mean(self, params: torch.Tensor) -> torch.Tensor:
+        """params (B, P, C, H, W) -> (B, C, H, W) in [-1, 1]: the mean of the continuous logistic
+        mixture that the levels discretize, exact because the indicator is shared and the
+        dependence linear (E[x_c | m] = mu_cm + sum_{c' < c} tanh(alpha_cc'm) E[x_c' | m]), then
+        clamped to [-1, 1]. It is close to the mean of the discrete law except where much mass lies
+        beyond the edge bins (whose values are clamped to -1 and 1)."""
+        m, c = self.mixtures, self.channels
+        p = params.movedim(1, -1)  # (B, C, ..., P)
+        pi = torch.softmax(p[:, 0, ..., :m], dim=-1)  # (B, ..., M)
+        coef = torch.tanh(p[..., 3 * m:].unflatten(-1, (m, c - 1))) if c > 1 else None
+        means: list[torch.Tensor] = []  # E[x_c | m], (B, ..., M) each
+        for ch in range(c):
+            e = p[:, ch, ..., m: 2 * m]
+            for j in range(ch):
+                e = e + coef[:, ch, ..., j] * means[j]
+            means.append(e)
+        return (torch.stack(means, 1) * pi.unsqueeze(1)).sum(-1).clamp(-1, 1)
+
+
+class DiscretizedMixture(Distribution):
+    """p(x) = prod over pixels of a :class:`LogisticMixture`, for images on the ``levels``-level
+    grid of ``scale`` ([0, 1]: k / (L - 1); [-1, 1]: its image): the decoder likelihood p(x|z) of a
+    VAE. ``params`` (*batch, P, C, H, W); event shape (C, H, W). ``log_prob`` is the exact log
+    probability of the discrete image (nats), so the ELBO and IS-NLL on it bound and estimate the
+    NLL of the 8-bit data; ``sample`` draws true samples (channel by channel within a pixel);
+    ``mean`` is :meth:`LogisticMixture.mean`."""
+
+    event_dims = 3
+
+    def __init__(self, mixture: LogisticMixture, params: torch.Tensor, scale: str = "01"):
+        self.mixture, self.params, self.scale = mixture, params, scale
+
+    def _flat(self) -> torch.Tensor:
+        return self.params.reshape(-1, *self.params.shape[-4:])  # (N, P, C, H, W)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        u = (self.mixture.mean(self._flat()) + 1) / 2  # [0, 1]
+        return from_unit(u, self.scale).reshape(*self.params.shape[:-4], *self.params.shape[-3:])
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """x (..., C, H, W) broadcasting with the batch shape -> (*batch) nats. A ValueError for
+        data off the level grid (dequantized)."""
+        event = self.params.shape[-3:]
+        lead = torch.broadcast_shapes(self.params.shape[:-4], x.shape[:-3])
+        k = to_levels(x, self.mixture.levels, self.scale).expand(*lead, *event).reshape(-1, *event)
+        params = self.params.expand(*lead, *self.params.shape[-4:]).reshape(-1, *self.params.shape[-4:])
+        return self.mixture.log_prob(params, k).flatten(1).sum(1).reshape(lead)
+
+    def sample(self, sample_shape=(), generator: torch.Generator | None = None) -> torch.Tensor:
+        """(*sample_shape, *batch, C, H, W) true samples on the level grid, in data space."""
+        shape = (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
+        flat = self._flat()
+        n = math.prod(shape)
+        params = flat.repeat(n, 1, 1, 1, 1) if n > 1 else flat
+        with torch.no_grad():
+            noise = rng.rand((len(params), *flat.shape[2:]), generator=generator, dtype=flat.dtype,
+                             device=flat.device)
+            per_example = self.mixture.levels * self.mixture.mixtures * math.prod(flat.shape[2:])
+            k = self.mixture.sample(params, noise, chunk=max(1, (1 << 24) // per_example))  # bounded memory
+        u = k.to(flat.dtype) / (self.mixture.levels - 1)
+        return from_unit(u, self.scale).reshape(*shape, *self.params.shape[:-4], *self.params.shape[-3:])
 
 
 def inverse_cdf(log_p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

@@ -12,8 +12,9 @@ Output types (``likelihood``):
 * ``"categorical"``: a ``levels``-way softmax per pixel for quantised data x = k / (levels - 1)
   (8-bit: levels=256, the target is round(255 x)); logits (B, levels, C, H, W)
   (PixelRNN paper, section 5.3: a discrete softmax over pixel values).
-* ``"logistic-mixture"``: a mixture of ``mixtures`` discretized logistics per sub-pixel with the
-  PixelCNN++ linear dependence of G on R and B on R, G (:class:`~genzoo.nn.discretized.LogisticMixture`);
+* ``"logistic-mixture"``: a mixture of ``mixtures`` discretized logistics per pixel (one indicator
+  shared by its channels) with the PixelCNN++ linear dependence of G on R and B on R, G
+  (:class:`~genzoo.nn.discretized.LogisticMixture`);
   parameters (B, P, C, H, W), P = mixtures * (2 + C).
 Data in [-1, 1] (``input_scale="pm1"``) are mapped to [0, 1] first, and samples are mapped back.
 The discrete likelihoods take the integer level of each value per batch
@@ -46,7 +47,7 @@ class AutoregressiveConfig(ModelConfig):
                             help="per-pixel output: Bernoulli logits (binary data), a softmax over levels, or "
                                  "a discretized logistic mixture (PixelCNN++)")
     levels: int = field(256, help="number of pixel values for the discrete likelihoods (256 = 8 bit)")
-    mixtures: int = field(10, help="logistic-mixture: components per sub-pixel")
+    mixtures: int = field(10, help="logistic-mixture: components per pixel")
     input_scale: str = field("01", choices=("01", "pm1"),
                              help="range of the data: [0, 1] or [-1, 1] (mapped to [0, 1] inside)")
 
@@ -230,19 +231,21 @@ class AutoregressiveModel(GenerativeModel):
 
     # ---- sampling --------------------------------------------------------------------------------
     def _draw(self, logits: torch.Tensor, u: torch.Tensor, pixel: torch.Tensor | None = None,
-              ch: int = 0) -> torch.Tensor:
+              ch: int = 0, earlier: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Inverse-CDF draw of one sub-pixel from its outputs ((B,) or (B, P)) with uniform noise
         ``u`` (B,): returns the value in [0, 1]. The mixture also reads the earlier channels of the
-        same pixel, ``pixel`` (B, C) in [0, 1], for its linear dependence."""
+        same pixel: their values ``pixel`` (B, C) in [0, 1] (linear dependence) and their outputs
+        ``earlier`` (ch tensors (B, P): the pixel's mixture logits and the indicator's posterior)."""
         if not self.vector_output:
             return (u < torch.sigmoid(logits)).to(u.dtype)
         levels = self.config.levels
         if self.mixture is not None:
-            if pixel is None:
+            earlier = earlier or []
+            if pixel is None or len(earlier) != ch:
                 raise ValueError("the logistic mixture needs the earlier channels of the pixel to draw")
             k_pixel = torch.round(pixel * (levels - 1)).long()  # (B, C)
-            params = logits.unsqueeze(-1).expand(-1, -1, pixel.shape[1])  # (B, P, C): channel ch is read
-            logits = self.mixture.all_levels(params, k_pixel, ch)  # (B, levels)
+            outs = [*earlier, *[logits] * (pixel.shape[1] - ch)]  # channels after ch are not read
+            logits = self.mixture.all_levels(torch.stack(outs, -1), k_pixel, ch)  # (B, levels)
         return inverse_cdf(logits, u).to(u.dtype) / (levels - 1)
 
     def _pick(self, logits: torch.Tensor, r: int, c: int, ch: int) -> torch.Tensor:
@@ -274,12 +277,14 @@ class AutoregressiveModel(GenerativeModel):
         state = self._fast_start(n, canvas, **cond_kw) if fast else None
         for r in range(h):
             for c in range(w):
+                earlier: list[torch.Tensor] = []  # this pixel's outputs so far (read by the mixture)
                 for ch in range(ch_):
                     if fast:
                         logits = self._fast_step(state, canvas, r, c, ch)
                     else:
                         logits = self._pick(self._logits(canvas, **cond_kw), r, c, ch)
-                    canvas[:, ch, r, c] = self._draw(logits, noise[:, r, c, ch], canvas[:, :, r, c], ch)
+                    canvas[:, ch, r, c] = self._draw(logits, noise[:, r, c, ch], canvas[:, :, r, c], ch, earlier)
+                    earlier.append(logits)
         return self.from_unit(canvas).reshape(n, *self.config.shape)
 
     def _fast_start(self, n: int, canvas: torch.Tensor) -> Any:
