@@ -91,6 +91,19 @@ def infogan_codes(run_dir: Path, data_dir: str, extractor, n: int = 2000, seed: 
             "n_samples": n, "continuous_code_corr": corr}
 
 
+@torch.no_grad()
+def save_picture(runs: list[Path], data_dir: str, path: str, n: int = 10) -> None:
+    import genzoo
+    from genzoo.data import DataConfig, load_dataset
+    from genzoo.evaluation.plots import save_grid
+
+    g = torch.Generator().manual_seed(0)
+    rows = [genzoo.load(r, device="cpu").eval().sample(n, generator=g) for r in runs]
+    test = load_dataset(DataConfig(name="emoji", data_dir=data_dir, size=32)).test.x
+    rows.append(test[torch.linspace(0, len(test) - 1, n).long()])
+    save_grid(torch.cat(rows).clamp(0, 1), path, nrow=n, scale=2)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", required=True, help="folder holding emoji/ (emoji.json, img/google/64/)")
@@ -98,6 +111,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/emoji-gans")
     p.add_argument("--only", nargs="+", choices=sorted(RUNS), help="train only these runs")
     p.add_argument("--skip-train", action="store_true", help="measure the runs already in OUT")
+    p.add_argument("--picture", default=None, help="PNG: a row of 10 samples per run (run order), then 10 "
+                                                   "real test emoji")
     p.add_argument("--train-only", action="store_true", help="train, do not measure (to train in parallel)")
     args = p.parse_args(argv)
     from genzoo.evaluation.compare import CompareConfig, compare_runs, format_table, machine_description
@@ -131,6 +146,8 @@ def main(argv=None) -> int:
                     "classifier_test_accuracy": ext.accuracy, "steps": args.steps})
     if (out / "infogan" / "config.json").is_file():
         results["infogan_codes"] = infogan_codes(out / "infogan", args.data_dir, ext)
+    if args.picture:
+        save_picture(runs, args.data_dir, args.picture)
     table = format_table(rows + [ref], markdown=True, machine=machine_description("cpu"))
     (out / "table.md").write_text(table + "\n")
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
