@@ -140,6 +140,7 @@ def main(argv=None) -> int:
                         "training pairs)")
     p.add_argument("--steps", type=int, default=None, help="train each model this many steps instead of "
                                                             "--minutes / --paired-minutes")
+    p.add_argument("--identity-only", action="store_true", help="measure the identity baseline only (no training)")
     p.add_argument("--residual", action="store_true", help="residual generators (start as the identity)")
     p.add_argument("--features", action=argparse.BooleanOptionalAction, default=True,
                    help="feature distance in genzoo's emoji classifier (google, trained on the same split's "
@@ -182,6 +183,10 @@ def main(argv=None) -> int:
                "features": None if ext is None else ext.name,
                "identity": {"google->twitter": distances(test_a, test_b, ext),
                             "twitter->google": distances(test_b, test_a, ext)}}
+    if args.identity_only:
+        (out / "results.json").write_text(json.dumps(results, indent=2))
+        log(json.dumps(results["identity"], indent=2))
+        return 0
     cyc, results["cyclegan_budget"] = train_cyclegan(
         a[split["train_a"]], b[split["train_b"]], a[split["valid"]], b[split["valid"]],
         minutes=args.minutes, paired=False, args=args, log=log, steps=args.steps)

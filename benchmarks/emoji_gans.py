@@ -101,7 +101,7 @@ def save_picture(runs: list[Path], data_dir: str, path: str, n: int = 10) -> Non
     rows = [genzoo.load(r, device="cpu").eval().sample(n, generator=g) for r in runs]
     test = load_dataset(DataConfig(name="emoji", data_dir=data_dir, size=32)).test.x
     rows.append(test[torch.linspace(0, len(test) - 1, n).long()])
-    save_grid(torch.cat(rows).clamp(0, 1), path, nrow=n, scale=2)
+    save_grid(torch.cat(rows).clamp(0, 1), path, nrow=n, scale=1)
 
 
 def main(argv=None) -> int:
