@@ -38,10 +38,13 @@ from genzoo.registry import get_model
 from genzoo.training.trainer import TrainConfig, Trainer
 
 
-def paired_emoji(folder, size: int):
+def paired_emoji(folder, size: int, counts: dict | None = None):
     """(ids, google uint8 (N, 3, S, S), twitter uint8 (N, 3, S, S), groups (N,)): the emoji both
-    vendors draw, row i of each array being emoji ``ids[i]``; ``groups`` is the base emoji."""
+    vendors draw, row i of each array being emoji ``ids[i]``; ``groups`` is the base emoji.
+    ``counts``, when given, receives the number of images of each vendor."""
     google, twitter = read_emoji(folder, "google", size), read_emoji(folder, "twitter", size)
+    if counts is not None:
+        counts.update(google=len(google), twitter=len(twitter))
     where = {uid: i for i, uid in enumerate(twitter.ids)}
     gi = np.array([i for i, uid in enumerate(google.ids) if uid in where], dtype=np.int64)
     ti = np.array([where[google.ids[i]] for i in gi], dtype=np.int64)
@@ -68,52 +71,62 @@ def dataset(name: str, x: torch.Tensor, valid: torch.Tensor) -> ImageDataset:
     return ImageDataset(name, Split(x), Split(valid), Split(valid), tuple(x.shape[1:]), False, None, 256)
 
 
-def distances(pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+def distances(pred: torch.Tensor, truth: torch.Tensor, extractor=None) -> dict[str, float]:
     """L1 (mean over images of the mean absolute difference) and PSNR (dB, mean over images), with
-    the standard error over images of each."""
+    the standard error over images of each; with ``extractor`` also the feature distance: the mean
+    Euclidean distance between the features of each prediction and of its truth."""
     l1 = (pred - truth).abs().flatten(1).mean(1).double()  # (N,)
     mse = (pred - truth).pow(2).flatten(1).mean(1).double().clamp_min(1e-10)
     psnr = 10 * torch.log10(1.0 / mse)
     n = len(l1)
-    return {"l1": float(l1.mean()), "l1_se": float(l1.std() / math.sqrt(n)),
-            "psnr": float(psnr.mean()), "psnr_se": float(psnr.std() / math.sqrt(n))}
+    out = {"l1": float(l1.mean()), "l1_se": float(l1.std() / math.sqrt(n)),
+           "psnr": float(psnr.mean()), "psnr_se": float(psnr.std() / math.sqrt(n))}
+    if extractor is not None:
+        feat = (extractor(pred.clamp(0, 1)) - extractor(truth)).norm(dim=1).double()  # (N,)
+        out.update({"feat": float(feat.mean()), "feat_se": float(feat.std() / math.sqrt(n))})
+    return out
 
 
-def train_cyclegan(xa, xb, valid_a, valid_b, *, minutes: float, paired: bool, args, log) -> tuple:
+def train_cyclegan(xa, xb, valid_a, valid_b, *, minutes: float, paired: bool, args, log,
+                   steps: int | None = None) -> tuple:
+    """Train for ``steps`` (when given) or for about ``minutes`` (turned into steps by a timing probe)."""
     entry = get_model("cyclegan")
     torch.manual_seed(args.seed)
-    model = entry.model_cls(entry.config_cls(shape=tuple(xa.shape[1:]), width=args.width, res_blocks=args.res_blocks))
+    model = entry.model_cls(entry.config_cls(shape=tuple(xa.shape[1:]), width=args.width, res_blocks=args.res_blocks,
+                                             residual=args.residual))
     data = dataset("emoji-google", xa, valid_a)
     data.domain_b = dataset("emoji-twitter", xb, valid_b)
     data.domain_b.paired = paired
     objective = CycleGANObjective(CycleConfig(paired_l1=args.paired_weight if paired else 0.0))
-    # time the first steps to turn the budget into a step count
-    probe = TrainConfig(epochs=1, batch_size=args.batch_size, max_steps=3, lr=2e-4, betas=(0.5, 0.999),
-                        validate=False, sample_every=0, progress=False, seed=args.seed)
-    said: list[str] = []
-    t0 = time.perf_counter()
-    Trainer(model, objective, data, probe, log=said.append).fit()
-    per_step = (time.perf_counter() - t0) / 3
-    timed = [re.search(r"first \d+ step\(s\): ([0-9.e+-]+) s per step", m) for m in said]
-    per_step = next((float(m.group(1)) for m in timed if m), per_step)  # the trainer's own timing
-    steps = max(1, int(minutes * 60 / per_step))
+    probed = 0
+    if steps is None:  # time the first steps to turn the budget into a step count
+        probe = TrainConfig(epochs=1, batch_size=args.batch_size, max_steps=3, lr=2e-4, betas=(0.5, 0.999),
+                            validate=False, sample_every=0, progress=False, seed=args.seed)
+        said: list[str] = []
+        t0 = time.perf_counter()
+        Trainer(model, objective, data, probe, log=said.append).fit()
+        per_step = (time.perf_counter() - t0) / 3
+        timed = [re.search(r"first \d+ step\(s\): ([0-9.e+-]+) s per step", m) for m in said]
+        per_step = next((float(m.group(1)) for m in timed if m), per_step)  # the trainer's own timing
+        steps, probed = max(1, int(minutes * 60 / per_step)), 3
+        log(f"{per_step:.2f} s/step")
     steps_per_epoch = math.ceil(len(xa) / args.batch_size)
     epochs = math.ceil(steps / steps_per_epoch)
-    log(f"{'paired' if paired else 'unpaired'}: {per_step:.2f} s/step -> {steps} steps ({epochs} epochs of "
-        f"{steps_per_epoch})")
+    log(f"{'paired' if paired else 'unpaired'}: {steps} steps ({epochs} epochs of {steps_per_epoch})")
     cfg = TrainConfig(epochs=epochs, batch_size=args.batch_size, max_steps=steps, lr=2e-4, betas=(0.5, 0.999),
                       validate=False, sample_every=0, progress=False, seed=args.seed)
     t0 = time.perf_counter()
     Trainer(model, objective, data, cfg, log=log).fit()
-    return model, {"steps": steps + 3, "seconds": round(time.perf_counter() - t0 + 3 * per_step, 1)}
+    return model, {"steps": steps + probed, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 @torch.no_grad()
-def measure(model, test_a, test_b) -> dict:
+def measure(model, test_a, test_b, extractor=None) -> tuple[dict, torch.Tensor, torch.Tensor]:
     model.eval()
     fa = model.translate(test_a, "a2b")
     fb = model.translate(test_b, "b2a")
-    return {"google->twitter": distances(fa, test_b), "twitter->google": distances(fb, test_a)}, fa, fb
+    return ({"google->twitter": distances(fa, test_b, extractor),
+             "twitter->google": distances(fb, test_a, extractor)}, fa, fb)
 
 
 def main(argv=None) -> int:
@@ -121,7 +134,17 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default="../shared/data/emoji")
     p.add_argument("--size", type=int, default=32, choices=(16, 32, 64))
     p.add_argument("--minutes", type=float, default=6.0, help="training budget of the unpaired CycleGAN")
-    p.add_argument("--paired-minutes", type=float, default=3.0, help="budget of the paired bound (0: skip)")
+    p.add_argument("--paired-minutes", type=float, default=3.0, help="budget of the paired bound")
+    p.add_argument("--paired", action=argparse.BooleanOptionalAction, default=True,
+                   help="also train the pix2pix-style paired upper bound (the same model + paired L1 on the "
+                        "training pairs)")
+    p.add_argument("--steps", type=int, default=None, help="train each model this many steps instead of "
+                                                            "--minutes / --paired-minutes")
+    p.add_argument("--identity-only", action="store_true", help="measure the identity baseline only (no training)")
+    p.add_argument("--residual", action="store_true", help="residual generators (start as the identity)")
+    p.add_argument("--features", action=argparse.BooleanOptionalAction, default=True,
+                   help="feature distance in genzoo's emoji classifier (google, trained on the same split's "
+                        "training images; trained and cached on first use)")
     p.add_argument("--paired-weight", type=float, default=10.0)
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--res-blocks", type=int, default=2)
@@ -137,33 +160,52 @@ def main(argv=None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - start:7.1f}s] {msg}", flush=True)
 
-    ids, google, twitter, groups = paired_emoji(args.data_dir, args.size)
+    counts: dict = {}
+    ids, google, twitter, groups = paired_emoji(args.data_dir, args.size, counts)
+    n_google = counts["google"]
     split = unpaired_split(groups, args.seed)
     a, b = as_float(google), as_float(twitter)
     log(f"{len(ids)} paired emoji; unpaired train A {len(split['train_a'])} / B {len(split['train_b'])} "
         f"(disjoint base emoji), test {len(split['test'])}")
     test_a, test_b = a[split["test"]], b[split["test"]]
+    ext = None
+    if args.features:
+        from genzoo.evaluation.features import emoji_classifier
+
+        # the classifier trains on the training split of *all* google images with this seed; it is the
+        # split here (so it never saw a test emoji) when every google image has a twitter counterpart
+        if len(ids) != n_google:
+            raise SystemExit(f"{n_google - len(ids)} google emoji lack a twitter drawing: the feature "
+                             "network's split would differ from this one (use --no-features)")
+        ext = emoji_classifier(data_dir=args.data_dir, data_seed=args.seed, log=log)
     results = {"size": args.size, "n_test": len(split["test"]), "n_train_a": len(split["train_a"]),
                "n_train_b": len(split["train_b"]), "args": vars(args),
-               "identity": {"google->twitter": distances(test_a, test_b),
-                            "twitter->google": distances(test_b, test_a)}}
+               "features": None if ext is None else ext.name,
+               "identity": {"google->twitter": distances(test_a, test_b, ext),
+                            "twitter->google": distances(test_b, test_a, ext)}}
+    if args.identity_only:
+        (out / "results.json").write_text(json.dumps(results, indent=2))
+        log(json.dumps(results["identity"], indent=2))
+        return 0
     cyc, results["cyclegan_budget"] = train_cyclegan(
         a[split["train_a"]], b[split["train_b"]], a[split["valid"]], b[split["valid"]],
-        minutes=args.minutes, paired=False, args=args, log=log)
-    results["cyclegan"], fa, fb = measure(cyc, test_a, test_b)
+        minutes=args.minutes, paired=False, args=args, log=log, steps=args.steps)
+    results["cyclegan"], fa, fb = measure(cyc, test_a, test_b, ext)
     rows = None
-    if args.paired_minutes > 0:
+    if args.paired:
         pair, results["paired_budget"] = train_cyclegan(
             a[split["train"]], b[split["train"]], a[split["valid"]], b[split["valid"]],
-            minutes=args.paired_minutes, paired=True, args=args, log=log)
-        results["paired"], pa, pb = measure(pair, test_a, test_b)
+            minutes=args.paired_minutes, paired=True, args=args, log=log, steps=args.steps)
+        results["paired"], pa, pb = measure(pair, test_a, test_b, ext)
         rows = (pa, pb)
     results["wall_seconds"] = round(time.perf_counter() - start, 1)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     for name in ("identity", "cyclegan", "paired"):
         if name in results:
             for d, r in results[name].items():
-                log(f"{name:9s} {d}: L1 {r['l1']:.4f} ± {r['l1_se']:.4f}  PSNR {r['psnr']:.2f} ± {r['psnr_se']:.2f} dB")
+                feat = f"  feature dist. {r['feat']:.3f} ± {r['feat_se']:.3f}" if "feat" in r else ""
+                log(f"{name:9s} {d}: L1 {r['l1']:.4f} ± {r['l1_se']:.4f}  PSNR {r['psnr']:.2f} ± {r['psnr_se']:.2f} dB"
+                    + feat)
     if args.picture:
         from genzoo.evaluation.plots import save_grid
 

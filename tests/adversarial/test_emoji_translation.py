@@ -71,6 +71,11 @@ def test_vendor_pairing_and_disjoint_unpaired_training_sets(emoji_dir):
     truth = torch.zeros(2, 3, 4, 4)
     d = bench.distances(truth + 0.1, truth)
     assert d["l1"] == pytest.approx(0.1) and d["psnr"] == pytest.approx(20.0) and d["l1_se"] == pytest.approx(0.0)
+    assert "feat" not in d
+    # the feature distance: Euclidean distance of the features of each prediction and its truth
+    first_two = lambda x: x.flatten(1)[:, :2]  # noqa: E731 -- a 2-d "feature network"
+    d = bench.distances(truth + 0.1, truth, first_two)
+    assert d["feat"] == pytest.approx(0.1 * 2 ** 0.5) and d["feat_se"] == pytest.approx(0.0)
 
 
 def test_paired_l1_term_uses_aligned_rows():
@@ -91,3 +96,21 @@ def test_paired_l1_term_uses_aligned_rows():
                   + (model.translate(b, "b2a") - a).abs().flatten(1).mean(1))
     torch.testing.assert_close(paired["paired_l1"], direct)
     torch.testing.assert_close(paired["loss"], plain["loss"] + 2.0 * direct)
+
+
+def test_residual_generators_start_as_the_identity_and_learn():
+    from genzoo.registry import get_model
+
+    entry = get_model("cyclegan")
+    torch.manual_seed(0)
+    model = entry.model_cls(entry.config_cls(shape=(3, 8, 8), width=4, res_blocks=1, residual=True))
+    x = torch.rand(2, 3, 8, 8)
+    for direction in ("a2b", "b2a"):  # tanh(atanh(0.99 t)) = 0.99 t in the [-1, 1] range of the nets
+        torch.testing.assert_close(model.translate(x, direction), (0.99 * (2 * x - 1) + 1) / 2)
+    (model.translate(x, "a2b") - 0.5).abs().mean().backward()
+    last = model.g_ab.body[-1]
+    assert last.weight.grad.abs().sum() > 0 and model.g_ba.body[-1].weight.grad is None
+    plain = entry.model_cls(entry.config_cls(shape=(3, 8, 8), width=4, res_blocks=1))
+    assert not torch.allclose(plain.translate(x, "a2b"), x, atol=0.05)  # the default is no identity
+    with pytest.raises(ValueError, match="same channels"):
+        entry.config_cls(shape=(1, 8, 8), shape_b=(3, 8, 8), residual=True)

@@ -76,3 +76,25 @@ def test_features_cli_trains_a_colour_emoji_classifier_on_the_training_split(emo
 def test_features_cli_refuses_a_vendor_for_other_data(capsys):
     assert main(["features", "--data", "digits", "--vendor", "google"]) == 2
     assert "vendor: only applies to data=emoji" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_compare_measures_emoji_runs_in_the_colour_network_of_their_vendor(emoji_dir, tmp_path, monkeypatch,
+                                                                          capsys):
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "dcgan"
+    assert main(["train", "dcgan", "--data", "emoji", "--data-dir", str(emoji_dir), "--size", "16",
+                 "--vendor", "twitter", "--width", "4", "--noise-dim", "4", "--max-steps", "1", "--epochs", "1",
+                 "--batch-size", "8", "--device", "cpu", "--progress", "false", "--sample-every", "0",
+                 "--validate", "false", "--out", str(run)]) == 0
+    capsys.readouterr()
+    # the network compare must ask for: emoji, the run's vendor and split, in colour (a tiny one cached there)
+    wanted = feat.feature_config_for(DataConfig(name="emoji", vendor="twitter", size=16))
+    assert (wanted.vendor, wanted.in_channels, wanted.input_size) == ("twitter", 3, 32)
+    tiny = feat.FeatureNet(feat.FeatureNetConfig(data="emoji", vendor="twitter", input_size=16, channels=(4,),
+                                                 feature_dim=8, num_classes=3))
+    feat.save_feature_net(tiny, feat.feature_net_path(wanted), accuracy=0.5)
+    assert main(["compare", str(run), "--samples", "12", "--kid-subsets", "2", "--reference", "train", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["features"] == tiny.config.name and row["features"].startswith("cnn8-emoji-twitter-rgb-")
+    assert row["n_samples"] == 12 and row["fid"] >= 0 and 0 <= row["precision"] <= 1

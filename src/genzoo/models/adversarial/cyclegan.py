@@ -31,6 +31,9 @@ class CycleGANConfig(ModelConfig):
     shape_b: tuple[int, ...] | None = field(None, help="shape of domain B images (C, H, W); None: same as shape")
     width: int = field(32, help="channels of the first generator / discriminator layer")
     res_blocks: int = field(3, help="residual blocks in each generator (the paper: 6 for 128x128)")
+    residual: bool = field(False, help="generators change their input instead of redrawing it: G(x) = "
+                                       "tanh(atanh(0.99 x) + h(x)) with h's last layer zero at the start, so "
+                                       "training starts from the identity map (same channels only)")
     data_range: str = field("01", help="range of the data: [0,1] (mapped to [-1,1] inside) or [-1,1]",
                             choices=("01", "pm1"))
 
@@ -40,6 +43,8 @@ class CycleGANConfig(ModelConfig):
             raise ValueError(f"CycleGAN needs (C, H, W) domains of the same size, got {self.shape} and {b}")
         if self.shape[1] % 2 or self.shape[2] % 2:
             raise ValueError(f"CycleGAN needs even image sizes, got {self.shape}")
+        if self.residual and self.shape[0] != b[0]:
+            raise ValueError(f"residual generators need domains with the same channels, got {self.shape} and {b}")
 
 
 class ResBlock(nn.Module):
@@ -53,15 +58,36 @@ class ResBlock(nn.Module):
         return x + self.body(x)
 
 
-def resnet_generator(c_in: int, c_out: int, width: int, blocks: int) -> nn.Sequential:
+def resnet_generator(c_in: int, c_out: int, width: int, blocks: int, residual: bool = False) -> nn.Module:
+    """The paper's ResNet generator (tanh output), or with ``residual`` a :class:`ResidualGenerator`
+    around the same body."""
     w2 = 2 * width
-    return nn.Sequential(
+    net = nn.Sequential(
         nn.ReflectionPad2d(3), nn.Conv2d(c_in, width, 7), nn.InstanceNorm2d(width), nn.ReLU(),
         nn.Conv2d(width, w2, 3, stride=2, padding=1), nn.InstanceNorm2d(w2), nn.ReLU(),  # (B, 2w, H/2, W/2)
         *[ResBlock(w2) for _ in range(blocks)],
         nn.ConvTranspose2d(w2, width, 3, stride=2, padding=1, output_padding=1),  # (B, w, H, W)
         nn.InstanceNorm2d(width), nn.ReLU(),
         nn.ReflectionPad2d(3), nn.Conv2d(width, c_out, 7), nn.Tanh())
+    return ResidualGenerator(net[:-1]) if residual else net
+
+
+class ResidualGenerator(nn.Module):
+    """x in [-1, 1] -> tanh(atanh(0.99 x) + h(x)): the body h predicts a change in the pre-tanh
+    space (global residual learning, as in VDSR, Kim et al. 2016, and SimGAN's refiner,
+    Shrivastava et al. 2017). h's last convolution starts at zero, so an untrained generator is
+    the identity up to the 0.99 shrink that keeps atanh finite on white (+1) pixels."""
+
+    shrink = 0.99
+
+    def __init__(self, body: nn.Sequential):
+        super().__init__()
+        self.body = body
+        nn.init.zeros_(body[-1].weight)
+        nn.init.zeros_(body[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(torch.atanh(self.shrink * x) + self.body(x))  # (B, C, H, W)
 
 
 def patch_discriminator(c_in: int, width: int) -> nn.Sequential:
@@ -81,8 +107,9 @@ class CycleGAN(ImplicitModel):
         super().__init__(config)
         c_a, c_b = config.shape[0], (config.shape_b or config.shape)[0]
         # registered once each (safetensors refuses aliased weights): generator = [G, F], discriminator = [D_A, D_B]
-        self.generator = nn.ModuleList([resnet_generator(c_a, c_b, config.width, config.res_blocks),
-                                        resnet_generator(c_b, c_a, config.width, config.res_blocks)])
+        self.generator = nn.ModuleList([
+            resnet_generator(c_a, c_b, config.width, config.res_blocks, config.residual),
+            resnet_generator(c_b, c_a, config.width, config.res_blocks, config.residual)])
         self.discriminator = nn.ModuleList([patch_discriminator(c_a, config.width),
                                             patch_discriminator(c_b, config.width)])
 
