@@ -16,7 +16,7 @@ case "$1" in
   row)         genzoo_args="pixelrnn-row --likelihood categorical --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
   diag)        genzoo_args="pixelrnn-diag --likelihood categorical --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
   vae-mix)     genzoo_args="vae-conv --decoder logistic-mixture --mixtures 5 --latent-dim 32 --conv-channels 16 32 32 32 --conv-dense 128 --max-steps $STEPS --epochs 100" ;;
-  gated-cond)  genzoo_args="pixelcnn-gated --likelihood categorical --classes 10 --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
+  gated-cond)  genzoo_args="pixelcnn-gated --likelihood categorical --model-classes 10 --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
   *) echo "unknown benchmark $1" >&2; exit 2 ;;
 esac
 RUN=runs/colour_$1
