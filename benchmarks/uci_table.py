@@ -222,10 +222,21 @@ def print_table(done: dict, datasets: list[str], rows: list[str], seeds: int) ->
             chosen = [r for r in runs if json.dumps(r["params"], sort_keys=True) == best][:seeds]
             tests = [r["test_nll"] for r in chosen]
             sd = statistics.stdev(tests) if len(tests) > 1 else math.nan
-            cpu = statistics.mean(r["cpu_s"] for r in chosen)
-            cells.append(f"{statistics.mean(tests):.2f} ± {sd:.2f} (n={len(tests)}, {cpu:.0f} s; "
-                         f"pub. {PUBLISHED[row][dataset]})")
+            se = sd / math.sqrt(len(tests))
+            mean, pub = statistics.mean(tests), PUBLISHED[row][dataset]
+            verdict = ("better" if mean < pub else "within 1 s.e." if mean - pub <= se else
+                       f"{mean - pub:.2f} above ({(mean - pub) / se:.1f} s.e.)")
+            cpu = ", ".join(f"{r['cpu_s']:.0f}" for r in chosen)
+            cells.append(f"{mean:.2f} ± {sd:.2f} (n={len(tests)}; CPU s {cpu}; pub. {pub}: {verdict})")
         print(f"| {row} | " + " | ".join(cells) + " |")
+    print("\nseed 0's validation NLL for every configuration tried (* = chosen):")
+    for row in rows:
+        for dataset in datasets:
+            seed0 = [r for r in done.values() if r["dataset"] == dataset and r["row"] == row and r["seed"] == 0]
+            best = min(seed0, key=lambda r: r["valid_nll"]) if seed0 else None
+            for r in seed0:
+                print(f"  {row} {dataset} {'*' if r is best else ' '} valid {r['valid_nll']:.2f} "
+                      f"test {r['test_nll']:.2f} {json.dumps(r['params'], sort_keys=True)}")
     sys.stdout.flush()
 
 
