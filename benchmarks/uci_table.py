@@ -16,8 +16,8 @@ validation figure; the best validation weights are tested):
 * mob: EM (genzoo.objectives.em), K in {32, 64, 128, 256}, pseudo-count in {1, 0.01} (MAP with
   Beta(1 + a, 1 + a) priors on the means), keeping the EM iteration best on validation.
 * fvsbn: weight decay in {1e-4, 1e-3, 1e-2}, learning rate 5e-3 (convex, slow at 1e-3).
-* nade: hidden units in {100, 500}, learning rate 3e-3, at most 60 epochs, patience 6, no weight
-  decay (NADE's likelihood costs ~20x MADE's per epoch here).
+* nade: hidden units in ``--nade-hidden`` (default {100, 500}), learning rate 3e-3, at most 60
+  epochs, patience 6, no weight decay (NADE's likelihood costs ~20x MADE's per epoch here).
 * eonade: order-agnostic NADE, one hidden layer of 500, learning rate 3e-3, at most 200 epochs,
   patience 15 on the objective's (noisy, one-pass) validation estimate (one configuration);
   tested on the ensemble of ``--orderings`` orderings (the raster order and seeded random ones),
@@ -73,14 +73,14 @@ ROWS = tuple(PUBLISHED)
 FRESH_TEST_MASKS = 300  # made-fresh: masks of the test ensemble (the authors' DNA command's 300)
 
 
-def grid(row: str) -> list[dict]:
+def grid(row: str, nade_hidden: tuple[int, ...] = (100, 500)) -> list[dict]:
     """The configurations tried for ``row``: model options, objective options and weight decay."""
     if row == "mob":
         return [{"components": k, "pseudo_count": a} for a in (1.0, 0.01) for k in (32, 64, 128, 256)]
     if row == "fvsbn":
         return [{"weight_decay": wd} for wd in (1e-4, 1e-3, 1e-2)]
     if row == "nade":
-        return [{"hidden": h, "lr": 3e-3, "epochs": 60, "patience": 6, "weight_decay": 0.0} for h in (100, 500)]
+        return [{"hidden": h, "lr": 3e-3, "epochs": 60, "patience": 6, "weight_decay": 0.0} for h in nade_hidden]
     if row == "eonade":
         return [{"hidden": [500], "lr": 3e-3, "epochs": 200, "patience": 15, "weight_decay": 0.0}]
     if row == "made":
@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--orderings", type=int, default=16, help="EoNADE test ensemble size (Uria et al.: 16)")
     p.add_argument("--em-iterations", type=int, default=200)
+    p.add_argument("--nade-hidden", type=int, nargs="+", default=[100, 500], help="NADE hidden sizes tried")
     p.add_argument("--out", default="runs/uci")
     p.add_argument("--report", action="store_true", help="only print the table of OUT/results.jsonl")
     args = p.parse_args(argv)
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"  {dataset} {row} {params} seed {seed}: valid {r['valid_nll']:.2f} "
                           f"test {r['test_nll']:.2f} ({r['cpu_s']:.0f} CPU s)", flush=True)
                 return done[key]
-            scored = [get(params, 0) for params in grid(row)]
+            scored = [get(params, 0) for params in grid(row, tuple(args.nade_hidden))]
             best = min(scored, key=lambda r: r["valid_nll"])["params"]
             for seed in range(1, args.seeds):
                 get(best, seed)
