@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from genzoo.models.autoregressive import nade
 from genzoo.models.autoregressive.nade import nade_logits, reference_logits, tile_sizes
 
 
@@ -23,12 +24,15 @@ def _params(d, hid, k, seed):
             for shape in ((hid, d), (hid,), (d, k, hid))]
 
 
+@pytest.mark.parametrize("small", [True, False])
 @pytest.mark.parametrize("k", [1, 5])
 @pytest.mark.parametrize("batch,rows,block", [(1, None, None), (7, 3, 4), (12, 12, 1), (9, 2, 32), (20, 5, 8),
                                               (16, None, None)])
-def test_nade_tiled_pass_equals_per_pixel(k, batch, rows, block):
+def test_nade_tiled_pass_equals_per_pixel(small, k, batch, rows, block, monkeypatch):
     """Logits and every gradient (W, c, V and the input) within float64 rounding, for tiles that
-    split the batch, the pixels (a partial last block), single pixels and blocks longer than D."""
+    split the batch, the pixels (a partial last block), single pixels and blocks longer than D;
+    both tile kinds (running sums by masked products or pixel by pixel)."""
+    monkeypatch.setattr(nade, "SMALL_ROWS", 1 << 30 if small else 0)
     d, hid = 13, 6
     W, c, V = _params(d, hid, k, seed=batch)
     g = torch.Generator().manual_seed(100 + batch)
@@ -97,3 +101,34 @@ def test_incremental_sampler_equals_naive_on_a_larger_grid(name, likelihood, mak
     fast = model.sample(10, generator=torch.Generator().manual_seed(5), fast=True)
     naive = model.sample(10, generator=torch.Generator().manual_seed(5), fast=False)
     assert torch.equal(fast, naive) and len(fast.unique()) > 1
+
+
+@pytest.mark.parametrize("layout", ["channel-major", "levels-last"])
+def test_level_log_probs_equal_cross_entropy(layout):
+    """The softmax over the contiguous levels axis gives the log-probs of F.cross_entropy (the
+    previous path), whatever the memory layout of the (B, K, C, H, W) logits."""
+    from genzoo.models.autoregressive._common import level_log_probs
+
+    g = torch.Generator().manual_seed(0)
+    b, k, c, h, w = 4, 256, 3, 5, 6
+    if layout == "channel-major":
+        logits = torch.randn(b, c, k, h, w, generator=g, dtype=torch.float64).transpose(1, 2)
+    else:
+        logits = torch.randn(b, h, w, c, k, generator=g, dtype=torch.float64).permute(0, 4, 3, 1, 2)
+    target = torch.randint(0, k, (b, c, h, w), generator=g)
+    torch.testing.assert_close(level_log_probs(logits, target), -F.cross_entropy(logits, target, reduction="none"),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("per_channel", [1, 7])
+def test_masked_head_equals_its_convolutions(per_channel):
+    """MaskedHead's outputs (the last layer as a matmul with levels last) equal the two 1x1 mask-B
+    convolutions it is made of, channel by channel."""
+    from genzoo.models.autoregressive._stack import MaskedHead
+
+    torch.manual_seed(0)
+    head = MaskedHead(6, 9, 3, per_channel, squeeze=per_channel == 1).double()
+    h = torch.randn(2, 6, 4, 5, dtype=torch.float64)
+    conv = head[1](F.relu(head[0](F.relu(h)))).view(2, 3, per_channel, 4, 5)  # (B, C, P, H, W)
+    want = conv[:, :, 0] if per_channel == 1 else conv.transpose(1, 2)
+    torch.testing.assert_close(head(h), want, rtol=1e-12, atol=1e-12)

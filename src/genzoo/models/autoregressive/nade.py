@@ -36,6 +36,8 @@ from genzoo.registry import register_model
 #: that a tile's few buffers sit in the cache; 8 x 125 x 500 measured fastest on a 2-core AMD EPYC
 #: (512 KiB L2, 32 MiB L3) in benchmarks/perf_ar.py, against 4-16 pixels and 32-512 rows
 BLOCK, TILE = 8, 500_000
+#: small tiles (few examples, e.g. sampling or evaluation batches): longer blocks, matmul running sums
+SMALL_BLOCK, SMALL_ROWS = 32, 16_000
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,17 @@ class NADEConfig(AutoregressiveConfig):
 
 
 def tile_sizes(batch: int, hidden: int) -> tuple[int, int]:
-    """(rows, block) of the likelihood pass's tiles: :data:`BLOCK` pixels of up to
-    ``TILE / (BLOCK * hidden)`` examples (at least 1, at most the batch)."""
-    return max(1, min(batch, TILE // (BLOCK * max(hidden, 1)))), BLOCK
+    """(rows, block) of the likelihood pass's tiles: up to ``TILE / (BLOCK * hidden)`` examples
+    (at least 1, at most the batch) by :data:`BLOCK` pixels, or by :data:`SMALL_BLOCK` pixels when
+    a tile's rows are few (:func:`_small`: there the per-operation overhead dominates)."""
+    rows = max(1, min(batch, TILE // (BLOCK * max(hidden, 1))))
+    return rows, (SMALL_BLOCK if _small(rows, hidden) else BLOCK)
+
+
+def _small(rows: int, hidden: int) -> bool:
+    """Tiles of at most ``SMALL_ROWS`` activations per pixel take the running sums inside a block
+    as one masked matrix product (few, larger operations) instead of one operation per pixel."""
+    return rows * hidden <= SMALL_ROWS
 
 
 class _NADEPass(torch.autograd.Function):
@@ -71,6 +81,7 @@ class _NADEPass(torch.autograd.Function):
         starts = range(0, d, block)
         carries = v.new_empty(len(starts), b, hid) if save else None  # (blocks, B, H)
         a, h = v.new_empty(2, block, min(rows, b), hid)  # one tile of pre-activations / hidden units
+        lower = torch.ones(block, block, dtype=v.dtype, device=v.device).tril(-1) if _small(rows, hid) else None
         for r0 in range(0, b, rows):
             n = min(rows, b - r0)
             carry = c.expand(n, hid)  # (r, H): pre-activation of the next pixel
@@ -78,9 +89,12 @@ class _NADEPass(torch.autograd.Function):
                 m = min(block, d - s)
                 if save:
                     carries[i, r0:r0 + n] = carry
-                _hidden(xt[s:s + m, r0:r0 + n], wt[s:s + m], carry, a[:m, :n], h[:m, :n])
-                _output(h[:m, :n], V[s:s + m], out[s:s + m, r0:r0 + n])
-                if s + m < d:
+                mask = None if lower is None else lower[:m, :m]
+                ht = _hidden(xt[s:s + m, r0:r0 + n], wt[s:s + m], carry, a[:m, :n], h[:m, :n], mask)
+                _output(ht, V[s:s + m], out[s:s + m, r0:r0 + n])
+                if s + m < d and mask is not None:
+                    carry = torch.addmm(carry, xt[s:s + m, r0:r0 + n].t(), wt[s:s + m])
+                elif s + m < d:
                     carry = torch.addcmul(a[m - 1, :n], xt[s + m - 1, r0:r0 + n].unsqueeze(1), wt[s + m - 1])
         if save:
             ctx.save_for_backward(v, wt, V, carries)
@@ -102,6 +116,7 @@ class _NADEPass(torch.autograd.Function):
         xt = v.t()  # (D, B)
         starts = list(range(0, d, block))
         a, h, da, after = v.new_empty(4, block, min(rows, b), hid)  # tile buffers, reused
+        lower = torch.ones(block, block, dtype=v.dtype, device=v.device).tril(-1) if _small(rows, hid) else None
         for r0 in range(0, b, rows):
             n = min(rows, b - r0)
             later = v.new_zeros(n, hid)  # (r, H): sum of da over the pixels after this block
@@ -110,13 +125,23 @@ class _NADEPass(torch.autograd.Function):
                 m = min(block, d - s)
                 xs, gs = xt[s:s + m, r0:r0 + n], g[s:s + m, r0:r0 + n]  # (m, r), (m, r, K)
                 ht, dat, st = h[:m, :n], da[:m, :n], after[:m, :n]
-                _hidden(xs, wt[s:s + m], carries[i, r0:r0 + n], a[:m, :n], ht)  # recomputed
+                mask = None if lower is None else lower[:m, :m]
+                ht = _hidden(xs, wt[s:s + m], carries[i, r0:r0 + n], a[:m, :n], ht, mask)  # recomputed
                 dV[s:s + m].baddbmm_(gs.transpose(1, 2), ht)  # (m, K, H)
                 if k == 1:
                     torch.mul(gs, V[s:s + m], out=dat)  # (m, r, H): dh
                 else:
                     torch.bmm(gs, V[s:s + m], out=dat)
                 torch.ops.aten.sigmoid_backward.grad_input(dat, ht, grad_input=dat)  # da
+                if mask is not None:  # small tiles: the sums over later pixels as masked products
+                    flat = dat.reshape(m * n, hid)
+                    xm = (mask.unsqueeze(1) * xs.t().unsqueeze(0)).view(m * n, m)  # (m r, m): M[t, j] x_j
+                    dwt[s:s + m].addmm_(xm.t(), flat).addmm_(xs, later)
+                    if dx is not None:
+                        dxm = (flat @ wt[s:s + m].t()).view(m, n, m) * mask.unsqueeze(1)  # (m, r, m)
+                        dx[r0:r0 + n, s:s + m] = dxm.sum(0) + later @ wt[s:s + m].t()
+                    later = later + dat.sum(0)
+                    continue
                 st[m - 1] = later
                 for t in range(m - 2, -1, -1):
                     torch.add(st[t + 1], dat[t + 1], out=st[t])
@@ -129,14 +154,20 @@ class _NADEPass(torch.autograd.Function):
                 None, None, None)
 
 
-def _hidden(xs: torch.Tensor, ws: torch.Tensor, carry: torch.Tensor, a: torch.Tensor, h: torch.Tensor) -> None:
+def _hidden(xs: torch.Tensor, ws: torch.Tensor, carry: torch.Tensor, a: torch.Tensor, h: torch.Tensor,
+            mask: torch.Tensor | None = None) -> torch.Tensor:
     """One tile's hidden units: xs (m, r) its pixels, ws (m, H) their columns of W, carry (r, H)
-    the pre-activation of its first pixel; writes a (m, r, H), a_{t+1} = a_t + x_t W[:, t], and
-    h = sigmoid(a)."""
+    the pre-activation of its first pixel -> h = sigmoid(a), a_{t+1} = a_t + x_t W[:, t], (m, r, H).
+    Fills the buffers a and h, or with ``mask`` (strictly lower-triangular (m, m); small tiles)
+    computes a as carry + (mask * x) @ W^T in one product and returns fresh tensors."""
+    if mask is not None:
+        m, n = xs.shape
+        xm = (mask.unsqueeze(1) * xs.t().unsqueeze(0)).view(m * n, m)  # (m r, m)
+        return torch.mm(xm, ws).view(m, n, -1).add_(carry).sigmoid_()
     a[0] = carry
     for t in range(1, a.shape[0]):
         torch.addcmul(a[t - 1], xs[t - 1].unsqueeze(1), ws[t - 1], out=a[t])
-    torch.sigmoid(a, out=h)
+    return torch.sigmoid(a, out=h)
 
 
 def _output(h: torch.Tensor, V: torch.Tensor, out: torch.Tensor) -> None:
