@@ -1,4 +1,5 @@
-"""CPU hot paths of the autoregressive models (issue 15), timed in interleaved rounds at one thread.
+"""CPU hot paths of the autoregressive models (issue 15), timed in interleaved rounds at one thread
+(medians of the timing thread's CPU time, ``limits.interleaved_medians(..., clock="cpu")``).
 
 * ``nade``: one NADE training step (H=500, 784 binary pixels, sigmoid units; forward, mean
   Bernoulli NLL, backward) at several batch sizes, three ways: genzoo's tiled pass

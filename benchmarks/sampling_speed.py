@@ -17,7 +17,8 @@ import torch
 
 from genzoo.registry import get_model
 
-MODELS = ("independent", "fvsbn", "nade", "nade-oa", "made", "pixelcnn", "pixelcnn-gated", "pixelrnn-row", "pixelrnn-diag")
+MODELS = ("independent", "fvsbn", "nade", "nade-oa", "made", "pixelcnn", "pixelcnn-gated", "pixelrnn-row",
+          "pixelrnn-diag")
 
 
 def _sync(device: torch.device) -> None:
