@@ -5,6 +5,7 @@ the speed-up. Defaults are MNIST size (1x28x28) with the paper-sized configs.
 
 GPU: python benchmarks/sampling_speed.py --device cuda --n 64
 CPU check at a reduced size: OMP_NUM_THREADS=1 python benchmarks/sampling_speed.py --size 12 --n 8
+(interleaved medians at 28x28 with the machine's figures: benchmarks/perf_ar.py sample)
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import torch
 
 from genzoo.registry import get_model
 
-MODELS = ("independent", "fvsbn", "nade", "nade-oa", "pixelcnn", "pixelcnn-gated", "pixelrnn-row", "pixelrnn-diag")
+MODELS = ("independent", "fvsbn", "nade", "nade-oa", "made", "pixelcnn", "pixelcnn-gated", "pixelrnn-row",
+          "pixelrnn-diag")
 
 
 def _sync(device: torch.device) -> None:

@@ -37,10 +37,15 @@ class MaskedHead(nn.ModuleList):
         self.channels, self.per_channel, self.squeeze = channels, per_channel, squeeze
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        out = self[1](F.relu(self[0](F.relu(h))))  # (B, C * P, H, W), channel-major
-        b, _, height, width = out.shape
-        out = out.view(b, self.channels, self.per_channel, height, width)
-        return out[:, :, 0] if self.squeeze else out.transpose(1, 2)  # (B, C, H, W) or (B, P, C, H, W)
+        hidden = F.relu(self[0](F.relu(h)))  # (B, hidden, H, W)
+        b, _, height, width = hidden.shape
+        if self.squeeze:
+            return self[1](hidden).view(b, self.channels, height, width)  # (B, C, H, W)
+        # the last 1x1 layer as a matmul over positions, so that the P outputs of a sub-pixel are
+        # contiguous: the softmax / mixture over them then runs on the fast, unit-stride axis
+        last = self[1]
+        out = F.linear(hidden.permute(0, 2, 3, 1), last.masked_weight()[:, :, 0, 0], last.bias)  # (B, H, W, C * P)
+        return out.view(b, height, width, self.channels, self.per_channel).permute(0, 4, 3, 1, 2)  # (B, P, C, H, W)
 
     @torch.no_grad()
     def init_bias(self, logits: torch.Tensor | None) -> None:

@@ -48,16 +48,19 @@ class FVSBN(AutoregressiveModel):
             return from_raster(out.reshape(u.shape[0], self.config.dim, -1), self.grid, True)
         return from_raster(out, self.grid, False)
 
-    # incremental sampling: keep the pre-activation of every pixel and add column j once x_j is known
+    # incremental sampling: pixel i needs only its own row of W, over the i pixels drawn so far
     def _fast_start(self, n, canvas):
-        return {"a": self.linear.bias.expand(n, -1).clone(), "w": self.linear.masked_weight()}
+        k = self.out_per_pixel
+        w = self.linear.masked_weight().view(self.config.dim, k, -1)  # (D, K, D): rows (i, k)
+        return {"v": canvas.new_zeros(n, self.config.dim), "w": w,  # v: the pixels so far, raster order
+                "b": self.linear.bias.view(self.config.dim, k)}
 
     def _fast_step(self, state, canvas, r, c, ch):
-        i, k = raster_index(self.grid, r, c, ch), self.out_per_pixel
+        i = raster_index(self.grid, r, c, ch)
         if i > 0:
             pr, pc, pch = _previous(self.grid, i)
-            state["a"] += canvas[:, pch, pr, pc].unsqueeze(1) * state["w"][:, i - 1]  # (n, D * K)
-        out = state["a"][:, i * k: (i + 1) * k]
+            state["v"][:, i - 1] = canvas[:, pch, pr, pc]
+        out = torch.addmm(state["b"][i], state["v"][:, :i], state["w"][i, :, :i].t())  # (n, K): O(i K)
         return out if self.vector_output else out[:, 0]
 
 

@@ -31,7 +31,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from genzoo.config import field
-from genzoo.models.autoregressive._common import AutoregressiveConfig, AutoregressiveModel, from_raster, to_raster
+from genzoo.models.autoregressive._common import (
+    AutoregressiveConfig,
+    AutoregressiveModel,
+    from_raster,
+    level_log_probs,
+    to_raster,
+)
 from genzoo.nn.nets import ACTIVATIONS, activation
 from genzoo.registry import register_model
 
@@ -147,7 +153,7 @@ class MADE(AutoregressiveModel):
         logits = self.masked_logits(v, degrees)
         if self.categorical:
             target = to_raster(self.targets(x))
-            return -F.cross_entropy(logits.transpose(1, 2), target, reduction="none").sum(1)
+            return level_log_probs(logits.transpose(1, 2), target).sum(1)
         return -F.binary_cross_entropy_with_logits(logits, v, reduction="none").sum(1)
 
     def log_prob_ensemble(self, x: torch.Tensor, n: int) -> torch.Tensor:

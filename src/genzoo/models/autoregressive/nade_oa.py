@@ -29,6 +29,7 @@ from genzoo.models.autoregressive._common import (
     AutoregressiveConfig,
     AutoregressiveModel,
     from_raster,
+    level_log_probs,
     raster_index,
     to_raster,
 )
@@ -167,7 +168,7 @@ class OrderAgnosticNADE(AutoregressiveModel):
         logits = self._order_logits(v, order)
         if self.categorical:
             target = to_raster(self.targets(x))
-            return -F.cross_entropy(logits.transpose(1, 2), target, reduction="none").sum(1)
+            return level_log_probs(logits.transpose(1, 2), target).sum(1)
         return -F.binary_cross_entropy_with_logits(logits, v, reduction="none").sum(1)
 
     def log_prob(self, x: torch.Tensor, *, k: int | None = None, generator: torch.Generator | None = None,
