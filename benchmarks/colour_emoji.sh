@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Colour benchmarks on emoji 32x32 (google): the exact commands behind BENCHMARKS.md "Colour".
 # Usage: bash benchmarks/colour_emoji.sh NAME
-#   NAME: independent pixelcnn pixelcnn-mix gated gated-mix gated-cond row diag vae-mix
+#   NAME: independent pixelcnn pixelcnn-mix gated gated-mix gated-cond row row-mix diag diag-mix vae-mix
 # Needs the emoji-datasource layout under $DATA (default /work/shared/data: $DATA/emoji/emoji.json).
 set -euo pipefail
 DATA=${DATA:-/work/shared/data}
@@ -15,6 +15,8 @@ case "$1" in
   pixelcnn-mix) genzoo_args="pixelcnn --likelihood logistic-mixture --mixtures 5 --features 16 --residual-blocks 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
   row)         genzoo_args="pixelrnn-row --likelihood categorical --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
   diag)        genzoo_args="pixelrnn-diag --likelihood categorical --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
+  row-mix)     genzoo_args="pixelrnn-row --likelihood logistic-mixture --mixtures 5 --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
+  diag-mix)    genzoo_args="pixelrnn-diag --likelihood logistic-mixture --mixtures 5 --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
   vae-mix)     genzoo_args="vae-conv --decoder logistic-mixture --mixtures 5 --latent-dim 32 --conv-channels 16 32 32 32 --conv-dense 128 --max-steps $STEPS --epochs 100" ;;
   gated-cond)  genzoo_args="pixelcnn-gated --likelihood categorical --model-classes 10 --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
   *) echo "unknown benchmark $1" >&2; exit 2 ;;
