@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Colour benchmarks on emoji 32x32 (google): the exact commands behind BENCHMARKS.md "Colour".
 # Usage: bash benchmarks/colour_emoji.sh NAME
-#   NAME: independent pixelcnn pixelcnn-mix gated gated-mix gated-cond row row-mix diag diag-mix vae-mix
+#   NAME: independent independent-mix pixelcnn pixelcnn-mix gated gated-mix gated-cond gated-cond-mix row row-mix diag diag-mix vae-mix
 # Needs the emoji-datasource layout under $DATA (default /work/shared/data: $DATA/emoji/emoji.json).
 set -euo pipefail
 DATA=${DATA:-/work/shared/data}
@@ -19,6 +19,8 @@ case "$1" in
   diag-mix)    genzoo_args="pixelrnn-diag --likelihood logistic-mixture --mixtures 5 --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
   vae-mix)     genzoo_args="vae-conv --decoder logistic-mixture --mixtures 5 --latent-dim 32 --conv-channels 16 32 32 32 --conv-dense 128 --max-steps $STEPS --epochs 100" ;;
   gated-cond)  genzoo_args="pixelcnn-gated --likelihood categorical --model-classes 10 --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
+  gated-cond-mix) genzoo_args="pixelcnn-gated --likelihood logistic-mixture --mixtures 5 --model-classes 10 --features 16 --layers 3 --output-features 32 --max-steps $STEPS --epochs 100" ;;
+  independent-mix) genzoo_args="independent --likelihood logistic-mixture --mixtures 5 --max-steps $STEPS --epochs 100" ;;
   *) echo "unknown benchmark $1" >&2; exit 2 ;;
 esac
 RUN=runs/colour_$1
