@@ -123,6 +123,26 @@ def test_made_degree_sorted_sampler_equals_naive(kw):
     assert torch.equal(fast, naive) and len(fast.unique()) > 1
 
 
+@pytest.mark.parametrize("shape,likelihood,kw", [
+    ((1, 7, 9), "bernoulli", {"first_kernel": 7, "kernel": 3, "layers": 4}),
+    ((1, 6, 8), "bernoulli", {"first_kernel": 5, "kernel": 5, "layers": 3, "classes": 3}),  # 3-row vertical kernels
+    ((1, 5, 6), "categorical", {"layers": 3, "condition_dim": 2}),
+    ((3, 4, 5), "categorical", {"layers": 3, "features": 6, "output_features": 6}),  # RGB: the centre tap
+    ((3, 4, 4), "logistic-mixture", {"layers": 2, "features": 6, "output_features": 6, "mixtures": 2}),
+])
+def test_gated_pixelcnn_incremental_sampler_equals_naive(shape, likelihood, kw, make_model):
+    """The gated PixelCNN's sampler (one row of the vertical stack per row, the horizontal stack at
+    one position per sub-pixel, from caches) draws the samples of the naive sampler (the whole
+    network per sub-pixel), conditional or not, over many rows."""
+    model = make_model("pixelcnn-gated", shape, likelihood, levels=5, std=0.6, **kw)
+    cond = {"condition": torch.arange(8) % 3} if kw.get("classes") else {}
+    if kw.get("condition_dim"):
+        cond = {"condition": torch.randn(8, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)}
+    fast = model.sample(8, generator=torch.Generator().manual_seed(5), fast=True, **cond)
+    naive = model.sample(8, generator=torch.Generator().manual_seed(5), fast=False, **cond)
+    assert torch.equal(fast, naive) and len(fast.unique()) > 1
+
+
 @pytest.mark.parametrize("layout", ["channel-major", "levels-last"])
 def test_level_log_probs_equal_cross_entropy(layout):
     """The softmax over the contiguous levels axis gives the log-probs of F.cross_entropy (the
