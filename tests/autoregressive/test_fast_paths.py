@@ -143,6 +143,19 @@ def test_gated_pixelcnn_incremental_sampler_equals_naive(shape, likelihood, kw, 
     assert torch.equal(fast, naive) and len(fast.unique()) > 1
 
 
+@pytest.mark.parametrize("kw", [{"hidden": (7, 5)}, {"hidden": (6,), "likelihood": "categorical", "levels": 4},
+                                {"hidden": (7, 5), "orderings": 3},
+                                {"hidden": (6,), "orderings": 2, "activation": "tanh"}])
+def test_order_agnostic_nade_running_sum_sampler_equals_naive(kw, make_model):
+    """Order-agnostic NADE's sampler (the first layer on [x * m, m] as a running sum over the
+    observed pixels, in raster order or in each sample's ordering of an ensemble) draws the samples
+    of one full network pass per pixel (orderings > 1) or of the D-pass forward (raster order)."""
+    model = make_model("nade-oa", (1, 6, 7), std=0.7, **kw)
+    fast = model.sample(20, generator=torch.Generator().manual_seed(7), fast=True)
+    naive = model.sample(20, generator=torch.Generator().manual_seed(7), fast=False)
+    assert torch.equal(fast, naive) and len(fast.unique()) > 1
+
+
 @pytest.mark.parametrize("layout", ["channel-major", "levels-last"])
 def test_level_log_probs_equal_cross_entropy(layout):
     """The softmax over the contiguous levels axis gives the log-probs of F.cross_entropy (the
