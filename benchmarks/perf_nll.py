@@ -14,6 +14,8 @@ genzoo's trainer, so the estimates are of a real model; then, in interleaved rou
 * ``ceiling``: only the multiplies the estimator cannot avoid (the decoder for k x N samples in
   blocks of ``BLOCK_ROWS`` rows, the encoder once per image);
 * ``genzoo-b<rows>`` (``--blocks``): genzoo's estimator with other decoder block sizes;
+* ``genzoo-compiled`` (``--compiled``): genzoo's estimator with the decoder and its Bernoulli
+  log-density compiled together per block (``torch.compile``, inductor), compiled before timing;
 * ``genzoo-xl`` (``--xl``): genzoo's estimator with the Bernoulli log-density taken as
   x . l - sum softplus(l) (:func:`xl_softplus`) instead of the family's BCE-with-logits.
 
@@ -108,6 +110,41 @@ class _OtherDensity:
         return _D()
 
 
+class _CompiledDecoderDensity:
+    """The model with the decoder (an MLP) and its Bernoulli log-density, per block, compiled
+    together by ``torch.compile`` (inductor's C++ backend fuses the bias, tanh and log-sigmoid
+    passes around the two multiplies); one compilation per block shape."""
+
+    def __init__(self, model):
+        self.model = model
+        self.fn = torch.compile(self._block, dynamic=False)
+
+    def _block(self, z, x):
+        logits = self.model.decoder(z.reshape(-1, z.shape[-1])).view(*z.shape[:-1], -1)  # (s, B, D)
+        xf = x.flatten(1).expand_as(logits)
+        return -F.binary_cross_entropy_with_logits(logits, xf, reduction="none").sum(-1)
+
+    def posterior(self, x):
+        return self.model.posterior(x)
+
+    def prior(self):
+        return self.model.prior()
+
+    def likelihood(self, z):
+        fn = self.fn
+
+        class _D:
+            def log_prob(self, x):
+                return fn(z, x)
+        return _D()
+
+
+@torch.no_grad()
+def compiled_nll(model, x, k: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return -torch.cat([importance_sampled_log_prob(model, xb, k=k, generator=g) for xb in x.split(BATCH)])
+
+
 @torch.no_grad()
 def unblocked_nll(model, x, k: int, seed: int = 0, chunk: int = 500) -> torch.Tensor:
     """The estimator as it was before issue 15 (evaluation/importance.py at 3a6fbec)."""
@@ -148,6 +185,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-pythae", action="store_true", help="skip pythae's get_nll")
     p.add_argument("--blocks", type=int, nargs="*", default=[],
                    help="also genzoo's estimator with these decoder block sizes (rows)")
+    p.add_argument("--compiled", action="store_true",
+                   help="also genzoo's estimator with the decoder and its density compiled (torch.compile); "
+                        "compiled before the timed rounds, the compile time reported apart")
     p.add_argument("--xl", action="store_true",
                    help="also genzoo's estimator with the Bernoulli log-density as x.l - sum softplus(l)")
     args = p.parse_args(argv)
@@ -165,6 +205,12 @@ def main(argv=None) -> int:
         fns["genzoo-xl"] = lambda: values.__setitem__("genzoo-xl", blocked_nll(model, x, args.k, BLOCK_ROWS,
                                                                                density=xl_softplus))
     notes = {}
+    if args.compiled:
+        cmodel = _CompiledDecoderDensity(model)
+        t0 = time.thread_time()
+        compiled_nll(cmodel, x, args.k)  # compiles for every block shape the run meets
+        notes["genzoo-compiled"] = f"compiled in {time.thread_time() - t0:.1f} s CPU (with one estimate)"
+        fns["genzoo-compiled"] = lambda: values.__setitem__("genzoo-compiled", compiled_nll(cmodel, x, args.k))
     try:
         if args.no_pythae:
             raise RuntimeError("skipped (--no-pythae)")
