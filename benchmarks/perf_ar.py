@@ -129,7 +129,7 @@ def _loadavg() -> str:
 
 
 def run_sample(args) -> None:
-    print(f"# {machine()}; {torch.get_num_threads()} thread(s); load average {_loadavg()} at the start")
+    print(f"# {machine()} (at the start); {torch.get_num_threads()} thread(s)")
     print(f"# sampling {args.n} images of 1x{args.size}x{args.size} (binary), default configs, untrained; "
           f"medians of {args.repeats} interleaved rounds after one warm-up, CPU time of this thread")
     print(f"{'model':<15} {'naive s':>9} {'fast s':>9} {'speed-up':>9}  naive timed as")

@@ -16,6 +16,7 @@ genzoo's trainer, so the estimates are of a real model; then, in interleaved rou
 * ``genzoo-b<rows>`` (``--blocks``): genzoo's estimator with other decoder block sizes;
 * ``genzoo-compiled`` (``--compiled``): genzoo's estimator with the decoder and its Bernoulli
   log-density compiled together per block (``torch.compile``, inductor), compiled before timing;
+  ``genzoo-compiled-lw`` compiles the whole log-weight of a block (with the prior and q);
 * ``genzoo-xl`` (``--xl``): genzoo's estimator with the Bernoulli log-density taken as
   x . l - sum softplus(l) (:func:`xl_softplus`) instead of the family's BCE-with-logits.
 
@@ -139,6 +140,43 @@ class _CompiledDecoderDensity:
         return _D()
 
 
+class _CompiledLogWeights(_CompiledDecoderDensity):
+    """As :class:`_CompiledDecoderDensity`, with the prior's and q's log-densities in the same
+    compiled function: a block's log-weights log p(x|z) + log p(z) - log q(z|x) in one call (the
+    estimator's own prior and q terms become zeros)."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.fn = torch.compile(self._weights, dynamic=False)
+        self.q = None
+
+    def _weights(self, z, x, loc, logvar):
+        q = type(self.q)(loc, logvar)
+        return self._block(z, x) + self.model.prior().log_prob(z) - q.log_prob(z)
+
+    def posterior(self, x):
+        self.q = q = self.model.posterior(x)
+        zero = _Zero()
+        zero.rsample = q.rsample
+        return zero
+
+    def prior(self):
+        return _Zero()
+
+    def likelihood(self, z):
+        fn, q = self.fn, self.q
+
+        class _D:
+            def log_prob(self, x):
+                return fn(z, x, q.loc, q.logvar)
+        return _D()
+
+
+class _Zero:
+    def log_prob(self, z):
+        return z.new_zeros(())
+
+
 @torch.no_grad()
 def compiled_nll(model, x, k: int, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
@@ -211,6 +249,11 @@ def main(argv=None) -> int:
         compiled_nll(cmodel, x, args.k)  # compiles for every block shape the run meets
         notes["genzoo-compiled"] = f"compiled in {time.thread_time() - t0:.1f} s CPU (with one estimate)"
         fns["genzoo-compiled"] = lambda: values.__setitem__("genzoo-compiled", compiled_nll(cmodel, x, args.k))
+        wmodel = _CompiledLogWeights(model)
+        t0 = time.thread_time()
+        compiled_nll(wmodel, x, args.k)
+        notes["genzoo-compiled-lw"] = f"compiled in {time.thread_time() - t0:.1f} s CPU (with one estimate)"
+        fns["genzoo-compiled-lw"] = lambda: values.__setitem__("genzoo-compiled-lw", compiled_nll(wmodel, x, args.k))
     try:
         if args.no_pythae:
             raise RuntimeError("skipped (--no-pythae)")
