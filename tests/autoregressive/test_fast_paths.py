@@ -156,6 +156,19 @@ def test_order_agnostic_nade_running_sum_sampler_equals_naive(kw, make_model):
     assert torch.equal(fast, naive) and len(fast.unique()) > 1
 
 
+@pytest.mark.parametrize("name", ["fvsbn", "nade", "pixelcnn"])
+def test_given_noise_is_the_generators_noise_and_its_shape_is_checked(name, make_model):
+    """``sample(noise=...)`` with the (n, H, W, C) uniforms the generator would draw gives the same
+    samples, fast and naive (FVSBN's own Bernoulli loop included); a wrong shape is a ValueError."""
+    model = make_model(name, (1, 4, 5), std=0.8)
+    noise = torch.rand(6, 4, 5, 1, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    drawn = model.sample(6, generator=torch.Generator().manual_seed(2))
+    for fast in (True, False):
+        assert torch.equal(model.sample(6, noise=noise, fast=fast), drawn)
+    with pytest.raises(ValueError, match="noise must have shape"):
+        model.sample(6, noise=noise[:, :3])
+
+
 @pytest.mark.parametrize("layout", ["channel-major", "levels-last"])
 def test_level_log_probs_equal_cross_entropy(layout):
     """The softmax over the contiguous levels axis gives the log-probs of F.cross_entropy (the
