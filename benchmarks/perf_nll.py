@@ -211,6 +211,50 @@ def ceiling_ops(n_images: int, k: int, chunk: int = 500) -> list[tuple[MatmulOp,
     return ops + [(MatmulOp(n_images, 784, 500, tb=True), 1), (MatmulOp(n_images, 500, 100, tb=True), 1)]
 
 
+@torch.no_grad()
+def block_parts(model, rows_list: list[int], repeats: int) -> None:
+    """Microseconds per sample-row of the parts of one decoder block (untimed set-up; each part
+    repeated over about 20,000 rows per call, CPU-time medians of interleaved calls): the two
+    multiplies and the tanh into preallocated outputs, the decoder as the model runs it (fresh
+    tensors), the Bernoulli log-density as the family computes it (BCE with logits) and as
+    x . l - sum softplus(l), the prior and q log-densities, and the whole block's log-weights."""
+    from limits import interleaved_medians
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(BATCH, 1, 28, 28, generator=g) < 0.2).float()
+    for rows in rows_list:
+        parts, n = _block_parts(model, x, max(1, rows // BATCH), g)
+        med = interleaved_medians(parts, repeats, clock="cpu")
+        per_row = "  ".join(f"{k} {1e6 * t / n:.2f}" for k, t in med.items())
+        print(f"block of {max(1, rows // BATCH) * BATCH} rows: {per_row}  (us per sample-row)", flush=True)
+
+
+def _block_parts(model, x, s: int, g):
+    """(callables, rows they cover): each part of a block of s samples x the images, looped."""
+    from genzoo.distributions import Bernoulli
+
+    b, latent = x.shape[0], 50
+    first, second = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)]
+    q, prior = model.posterior(x), model.prior()
+    z = torch.randn(s, b, latent, generator=g)
+    zf = z.view(-1, latent)
+    h = torch.tanh(first(zf))
+    logits = second(h).view(s, b, 1, 28, 28)
+    pre, hid, out = torch.empty_like(h), torch.empty_like(h), torch.empty(s * b, 784)
+    reps = max(1, 20000 // (s * b))
+    parts = {
+        "mm1": lambda: torch.addmm(first.bias, zf, first.weight.t(), out=pre),
+        "tanh": lambda: torch.tanh(pre, out=hid),
+        "mm2": lambda: torch.addmm(second.bias, h, second.weight.t(), out=out),
+        "decoder": lambda: model.likelihood(z),
+        "bce": lambda: Bernoulli(logits, event_dims=3).log_prob(x),
+        "xl": lambda: xl_softplus(logits, x),
+        "prior+q": lambda: prior.log_prob(z) - q.log_prob(z),
+        "block": lambda: model.likelihood(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z),
+    }
+    return {k: (lambda f=f: [f() for _ in range(reps)]) for k, f in parts.items()}, reps * s * b
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=str(DATA_DIR))
@@ -223,6 +267,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-pythae", action="store_true", help="skip pythae's get_nll")
     p.add_argument("--blocks", type=int, nargs="*", default=[],
                    help="also genzoo's estimator with these decoder block sizes (rows)")
+    p.add_argument("--parts", type=int, nargs="*", default=None,
+                   help="only profile the parts of one decoder block of these sizes (rows), then stop")
     p.add_argument("--compiled", action="store_true",
                    help="also genzoo's estimator with the decoder and its density compiled (torch.compile); "
                         "compiled before the timed rounds, the compile time reported apart")
@@ -230,6 +276,9 @@ def main(argv=None) -> int:
                    help="also genzoo's estimator with the Bernoulli log-density as x.l - sum softplus(l)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    if args.parts is not None:
+        block_parts(make_model((1, 28, 28)).eval(), args.parts or [BLOCK_ROWS], args.repeats)
+        return 0
     model, test = trained_model(args.data_dir, args.train_steps)
     x = test[: args.images].contiguous()
     values: dict[str, torch.Tensor] = {}
