@@ -14,7 +14,9 @@
   The naive sampler of the convolutional and deep models takes minutes at 28x28, so by default it
   is timed as D times one full forward pass of the batch (``--naive-full`` runs it whole; the
   forward pass is the naive sampler's per-pixel cost, less the draw, so the ratio is a slight
-  underestimate).
+  underestimate). Order-agnostic NADE's forward is D masked passes of its MLP (one per
+  conditional), so it also gets a row against D x one masked pass; the mixture of Bernoullis has
+  no pixel-by-pixel sampler and is timed alone.
 * ``categorical``: the 256-way output of a colour PixelCNN at 3x32x32, batch 16: the log-prob's
   cross-entropy on the (B, 256, C, H, W) logits, forward and backward, against an explicit
   log_softmax + one-hot (the reference it must equal).
@@ -39,7 +41,7 @@ from limits import MatmulOp, interleaved_medians, machine, matmul_ceiling  # noq
 from genzoo.models.autoregressive.nade import nade_logits  # noqa: E402
 from genzoo.registry import get_model  # noqa: E402
 
-SAMPLERS = ("independent", "fvsbn", "nade", "nade-oa", "made", "pixelcnn", "pixelcnn-gated", "pixelrnn-row",
+SAMPLERS = ("independent", "mob", "fvsbn", "nade", "nade-oa", "made", "pixelcnn", "pixelcnn-gated", "pixelrnn-row",
             "pixelrnn-diag")
 
 
@@ -105,22 +107,50 @@ def run_nade(args) -> None:
 
 
 # ---- sampling -------------------------------------------------------------------------------------
+#: models whose naive sampler is timed whole by default (it takes seconds, not minutes, at 28x28)
+NAIVE_WHOLE = ("independent", "fvsbn", "nade", "made")
+
+
+def _sizes(config) -> str:
+    """The architecture fields of a config (those beyond the shared autoregressive ones)."""
+    from dataclasses import fields
+
+    from genzoo.models.autoregressive._common import AutoregressiveConfig
+
+    shared = {f.name for f in fields(AutoregressiveConfig)}
+    return ", ".join(f"{f.name}={getattr(config, f.name)}" for f in fields(config) if f.name not in shared)
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
 def run_sample(args) -> None:
-    print(f"# {machine()}; {torch.get_num_threads()} thread(s)")
-    print(f"# sampling {args.n} images of 1x{args.size}x{args.size}, default configs, untrained; "
-          f"medians of {args.repeats} interleaved rounds")
+    print(f"# {machine()} (at the start); {torch.get_num_threads()} thread(s)")
+    print(f"# sampling {args.n} images of 1x{args.size}x{args.size} (binary), default configs, untrained; "
+          f"medians of {args.repeats} interleaved rounds after one warm-up, CPU time of this thread")
     print(f"{'model':<15} {'naive s':>9} {'fast s':>9} {'speed-up':>9}  naive timed as")
     d = args.size * args.size
+    sizes = []
     for name in args.models:
         entry = get_model(name)
         torch.manual_seed(args.seed)
         model = entry.model_cls(entry.default_config(shape=(1, args.size, args.size))).eval()
+        sizes.append(f"#   {name}: {_sizes(model.config)}")
         x = torch.zeros(args.n, 1, args.size, args.size)
 
         def fast(model=model):
             return model.sample(args.n, generator=torch.Generator().manual_seed(args.seed), fast=True)
 
-        if args.naive_full or name in ("independent", "fvsbn", "nade"):
+        if name == "mob":  # no pixel-by-pixel sampler: a component, then every pixel at once
+            med = interleaved_medians({"fast": fast}, args.repeats, clock="cpu")
+            print(f"{name:<15} {'-':>9} {med['fast']:>9.4f} {'-':>9}  (no naive/fast pair: draws all pixels at once)")
+            continue
+        fns = {"fast": fast}
+        if args.naive_full or name in NAIVE_WHOLE:
             how, scale = "the whole naive sampler", 1
 
             def naive(model=model):
@@ -131,9 +161,25 @@ def run_sample(args) -> None:
             def naive(model=model, x=x):
                 with torch.no_grad():
                     return model(x)
-        med = interleaved_medians({"naive": naive, "fast": fast}, args.repeats, clock="cpu")
+        fns["naive"] = naive
+        if name == "nade-oa":  # its forward is D masked passes; also: one masked pass of the MLP per pixel
+            v, mask = x.flatten(1), torch.zeros(args.n, d)
+            mask[:, : d // 2] = 1
+
+            def one_pass(model=model, v=v, mask=mask):
+                with torch.no_grad():
+                    return model.masked_logits(v, mask)
+            fns["one-pass"] = one_pass
+        med = interleaved_medians(fns, args.repeats, clock="cpu")
         t_naive = med["naive"] * scale
-        print(f"{name:<15} {t_naive:>9.3f} {med['fast']:>9.3f} {t_naive / med['fast']:>8.1f}x  {how}")
+        print(f"{name:<15} {t_naive:>9.3f} {med['fast']:>9.3f} {t_naive / med['fast']:>8.1f}x  {how}", flush=True)
+        if "one-pass" in med:
+            t_one = med["one-pass"] * d
+            print(f"{name + ' (1 pass)':<15} {t_one:>9.3f} {med['fast']:>9.3f} {t_one / med['fast']:>8.1f}x  "
+                  f"{d} x one masked pass of the MLP (all outputs, half the pixels observed)", flush=True)
+    print("# configs:")
+    print("\n".join(sizes))
+    print(f"# load average {_loadavg()} at the end")
 
 
 # ---- categorical output ---------------------------------------------------------------------------

@@ -12,7 +12,16 @@ genzoo's trainer, so the estimates are of a real model; then, in interleaved rou
 * ``pythae``: pythae 0.1.2's ``VAE.get_nll(x, n_samples=k, batch_size=100)`` on a pythae VAE with
   the same nets and weights (its default batch size: the encoder is run for every 100 samples);
 * ``ceiling``: only the multiplies the estimator cannot avoid (the decoder for k x N samples in
-  blocks of ``BLOCK_ROWS`` rows, the encoder once per image).
+  blocks of ``BLOCK_ROWS`` rows, the encoder once per image);
+* ``genzoo-b<rows>`` (``--blocks``): genzoo's estimator with other decoder block sizes;
+* ``genzoo-compiled`` (``--compiled``): genzoo's estimator with the decoder and its Bernoulli
+  log-density compiled together per block (``torch.compile``, inductor), compiled before timing;
+  ``genzoo-compiled-lw`` compiles the whole log-weight of a block (with the prior and q);
+* ``genzoo-xl`` (``--xl``): genzoo's estimator with the Bernoulli log-density taken as
+  x . l - sum softplus(l) (:func:`xl_softplus`) instead of the family's BCE-with-logits.
+
+Each path's minor page faults per call are reported too (fresh large tensors that the allocator
+maps and the kernel zero-fills are a cost the preallocated ceiling does not pay).
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/perf_nll.py --images 200 --k 5000 --repeats 3
 """
@@ -22,18 +31,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import resource
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from limits import MatmulOp, interleaved_times, machine, threads  # noqa: E402
 from perf_train import DATA_DIR, make_model, pythae_model  # noqa: E402
 
-from genzoo.evaluation.importance import BLOCK_ROWS  # noqa: E402
+from genzoo.evaluation.importance import BLOCK_ROWS, importance_sampled_log_prob  # noqa: E402
 from genzoo.objectives.variational import log_weights  # noqa: E402
 
 BATCH = 100  # images per call, as genzoo eval's evaluate_likelihood
@@ -58,6 +69,118 @@ def trained_model(data_dir: str, steps: int):
 def genzoo_nll(model, x, k: int, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return -torch.cat([model.log_prob(xb, k=k, generator=g) for xb in x.split(BATCH)])
+
+
+@torch.no_grad()
+def blocked_nll(model, x, k: int, block_rows: int, seed: int = 0, density=None) -> torch.Tensor:
+    """genzoo's estimator with another decoder block size, or with ``density`` (a function of the
+    decoder's logits and the images) in place of the Bernoulli family's log-density; same draws."""
+    g = torch.Generator().manual_seed(seed)
+    m = model if density is None else _OtherDensity(model, density)
+    return -torch.cat([importance_sampled_log_prob(m, xb, k=k, generator=g, block_rows=block_rows)
+                       for xb in x.split(BATCH)])
+
+
+def xl_softplus(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """log Bernoulli(x | sigmoid(l)) summed over the pixels as x . l - sum softplus(l) (the same
+    value as -BCE-with-logits, for any x in [0, 1]): one product-sum and one softplus-sum, instead
+    of BCE's several element-wise passes over the (rows, 784) logits."""
+    lf, xf = logits.flatten(-3), x.flatten(-3)  # (s, B, D), (B, D)
+    return (lf * xf).sum(-1) - F.softplus(lf).sum(-1)
+
+
+class _OtherDensity:
+    """The model with its decoder's Bernoulli log-density replaced by ``density(logits, x)``."""
+
+    def __init__(self, model, density):
+        self.model, self.density = model, density
+
+    def posterior(self, x):
+        return self.model.posterior(x)
+
+    def prior(self):
+        return self.model.prior()
+
+    def likelihood(self, z):
+        logits = self.model.likelihood(z).logits
+        density = self.density
+
+        class _D:
+            def log_prob(self, x):
+                return density(logits, x)
+        return _D()
+
+
+class _CompiledDecoderDensity:
+    """The model with the decoder (an MLP) and its Bernoulli log-density, per block, compiled
+    together by ``torch.compile`` (inductor's C++ backend fuses the bias, tanh and log-sigmoid
+    passes around the two multiplies); one compilation per block shape."""
+
+    def __init__(self, model):
+        self.model = model
+        self.fn = torch.compile(self._block, dynamic=False)
+
+    def _block(self, z, x):
+        logits = self.model.decoder(z.reshape(-1, z.shape[-1])).view(*z.shape[:-1], -1)  # (s, B, D)
+        xf = x.flatten(1).expand_as(logits)
+        return -F.binary_cross_entropy_with_logits(logits, xf, reduction="none").sum(-1)
+
+    def posterior(self, x):
+        return self.model.posterior(x)
+
+    def prior(self):
+        return self.model.prior()
+
+    def likelihood(self, z):
+        fn = self.fn
+
+        class _D:
+            def log_prob(self, x):
+                return fn(z, x)
+        return _D()
+
+
+class _CompiledLogWeights(_CompiledDecoderDensity):
+    """As :class:`_CompiledDecoderDensity`, with the prior's and q's log-densities in the same
+    compiled function: a block's log-weights log p(x|z) + log p(z) - log q(z|x) in one call (the
+    estimator's own prior and q terms become zeros)."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.fn = torch.compile(self._weights, dynamic=False)
+        self.q = None
+
+    def _weights(self, z, x, loc, logvar):
+        q = type(self.q)(loc, logvar)
+        return self._block(z, x) + self.model.prior().log_prob(z) - q.log_prob(z)
+
+    def posterior(self, x):
+        self.q = q = self.model.posterior(x)
+        zero = _Zero()
+        zero.rsample = q.rsample
+        return zero
+
+    def prior(self):
+        return _Zero()
+
+    def likelihood(self, z):
+        fn, q = self.fn, self.q
+
+        class _D:
+            def log_prob(self, x):
+                return fn(z, x, q.loc, q.logvar)
+        return _D()
+
+
+class _Zero:
+    def log_prob(self, z):
+        return z.new_zeros(())
+
+
+@torch.no_grad()
+def compiled_nll(model, x, k: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return -torch.cat([importance_sampled_log_prob(model, xb, k=k, generator=g) for xb in x.split(BATCH)])
 
 
 @torch.no_grad()
@@ -88,6 +211,50 @@ def ceiling_ops(n_images: int, k: int, chunk: int = 500) -> list[tuple[MatmulOp,
     return ops + [(MatmulOp(n_images, 784, 500, tb=True), 1), (MatmulOp(n_images, 500, 100, tb=True), 1)]
 
 
+@torch.no_grad()
+def block_parts(model, rows_list: list[int], repeats: int) -> None:
+    """Microseconds per sample-row of the parts of one decoder block (untimed set-up; each part
+    repeated over about 20,000 rows per call, CPU-time medians of interleaved calls): the two
+    multiplies and the tanh into preallocated outputs, the decoder as the model runs it (fresh
+    tensors), the Bernoulli log-density as the family computes it (BCE with logits) and as
+    x . l - sum softplus(l), the prior and q log-densities, and the whole block's log-weights."""
+    from limits import interleaved_medians
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(BATCH, 1, 28, 28, generator=g) < 0.2).float()
+    for rows in rows_list:
+        parts, n = _block_parts(model, x, max(1, rows // BATCH), g)
+        med = interleaved_medians(parts, repeats, clock="cpu")
+        per_row = "  ".join(f"{k} {1e6 * t / n:.2f}" for k, t in med.items())
+        print(f"block of {max(1, rows // BATCH) * BATCH} rows: {per_row}  (us per sample-row)", flush=True)
+
+
+def _block_parts(model, x, s: int, g):
+    """(callables, rows they cover): each part of a block of s samples x the images, looped."""
+    from genzoo.distributions import Bernoulli
+
+    b, latent = x.shape[0], 50
+    first, second = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)]
+    q, prior = model.posterior(x), model.prior()
+    z = torch.randn(s, b, latent, generator=g)
+    zf = z.view(-1, latent)
+    h = torch.tanh(first(zf))
+    logits = second(h).view(s, b, 1, 28, 28)
+    pre, hid, out = torch.empty_like(h), torch.empty_like(h), torch.empty(s * b, 784)
+    reps = max(1, 20000 // (s * b))
+    parts = {
+        "mm1": lambda: torch.addmm(first.bias, zf, first.weight.t(), out=pre),
+        "tanh": lambda: torch.tanh(pre, out=hid),
+        "mm2": lambda: torch.addmm(second.bias, h, second.weight.t(), out=out),
+        "decoder": lambda: model.likelihood(z),
+        "bce": lambda: Bernoulli(logits, event_dims=3).log_prob(x),
+        "xl": lambda: xl_softplus(logits, x),
+        "prior+q": lambda: prior.log_prob(z) - q.log_prob(z),
+        "block": lambda: model.likelihood(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z),
+    }
+    return {k: (lambda f=f: [f() for _ in range(reps)]) for k, f in parts.items()}, reps * s * b
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=str(DATA_DIR))
@@ -97,16 +264,48 @@ def main(argv=None) -> int:
     p.add_argument("--train-steps", type=int, default=300, help="training steps before measuring")
     p.add_argument("--clock", default="cpu", choices=("cpu", "wall"))
     p.add_argument("--no-unblocked", action="store_true", help="skip the pre-issue-15 estimator")
+    p.add_argument("--no-pythae", action="store_true", help="skip pythae's get_nll")
+    p.add_argument("--blocks", type=int, nargs="*", default=[],
+                   help="also genzoo's estimator with these decoder block sizes (rows)")
+    p.add_argument("--parts", type=int, nargs="*", default=None,
+                   help="only profile the parts of one decoder block of these sizes (rows), then stop")
+    p.add_argument("--compiled", action="store_true",
+                   help="also genzoo's estimator with the decoder and its density compiled (torch.compile); "
+                        "compiled before the timed rounds, the compile time reported apart")
+    p.add_argument("--xl", action="store_true",
+                   help="also genzoo's estimator with the Bernoulli log-density as x.l - sum softplus(l)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    if args.parts is not None:
+        block_parts(make_model((1, 28, 28)).eval(), args.parts or [BLOCK_ROWS], args.repeats)
+        return 0
     model, test = trained_model(args.data_dir, args.train_steps)
     x = test[: args.images].contiguous()
     values: dict[str, torch.Tensor] = {}
     fns = {"genzoo": lambda: values.__setitem__("genzoo", genzoo_nll(model, x, args.k))}
     if not args.no_unblocked:
         fns["genzoo-unblocked"] = lambda: values.__setitem__("genzoo-unblocked", unblocked_nll(model, x, args.k))
+    for rows_ in args.blocks:
+        fns[f"genzoo-b{rows_}"] = (lambda r=rows_: values.__setitem__(f"genzoo-b{r}",
+                                                                        blocked_nll(model, x, args.k, r)))
+    if args.xl:
+        fns["genzoo-xl"] = lambda: values.__setitem__("genzoo-xl", blocked_nll(model, x, args.k, BLOCK_ROWS,
+                                                                               density=xl_softplus))
     notes = {}
+    if args.compiled:
+        cmodel = _CompiledDecoderDensity(model)
+        t0 = time.thread_time()
+        compiled_nll(cmodel, x, args.k)  # compiles for every block shape the run meets
+        notes["genzoo-compiled"] = f"compiled in {time.thread_time() - t0:.1f} s CPU (with one estimate)"
+        fns["genzoo-compiled"] = lambda: values.__setitem__("genzoo-compiled", compiled_nll(cmodel, x, args.k))
+        wmodel = _CompiledLogWeights(model)
+        t0 = time.thread_time()
+        compiled_nll(wmodel, x, args.k)
+        notes["genzoo-compiled-lw"] = f"compiled in {time.thread_time() - t0:.1f} s CPU (with one estimate)"
+        fns["genzoo-compiled-lw"] = lambda: values.__setitem__("genzoo-compiled-lw", compiled_nll(wmodel, x, args.k))
     try:
+        if args.no_pythae:
+            raise RuntimeError("skipped (--no-pythae)")
         pmodel = pythae_model(model).eval()
         torch.manual_seed(0)
 
@@ -123,6 +322,15 @@ def main(argv=None) -> int:
             for _ in range(n):
                 torch.mm(a, b, out=out)
     fns = {"ceiling": ceiling, **fns}
+    faults: dict[str, list[int]] = {k: [] for k in fns}  # minor page faults per call
+
+    def counted(name, fn):
+        def run():
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            fn()
+            faults[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        return run
+    fns = {k: counted(k, f) for k, f in fns.items()}
     with threads(1):
         t0 = time.perf_counter()
         times = interleaved_times(fns, args.repeats, warmup=0, clock=args.clock)
@@ -131,16 +339,17 @@ def main(argv=None) -> int:
     flops = sum(op.flops * n for op, n in ceiling_ops(len(x), args.k))
     rows = {k: {"seconds": round(t, 2), "all_seconds": [round(v, 2) for v in times[k]],
                 "of_ceiling": round(med["ceiling"] / t, 3), "times_ceiling": round(t / med["ceiling"], 2),
-                "genzoo_speedup": round(t / med["genzoo"], 2)} for k, t in med.items()}
+                "genzoo_speedup": round(t / med["genzoo"], 2),
+                "minor_page_faults": int(statistics.median(faults[k]))} for k, t in med.items()}
     for k, v in values.items():
         if v.dim():  # per image
             rows[k]["mean_nll"] = round(float(v.mean()), 3)
             rows[k]["stderr_over_images"] = round(float(v.std() / math.sqrt(len(v))), 3)
         else:
             rows[k]["mean_nll"] = round(float(v), 3)
-    if "genzoo-unblocked" in values:  # the same draws: equal up to float rounding
-        rows["genzoo-unblocked"]["max_abs_diff_to_genzoo"] = float((values["genzoo"] - values["genzoo-unblocked"])
-                                                                    .abs().max())
+    for k in values:  # the same draws as genzoo's: equal up to float rounding
+        if k.startswith("genzoo-"):
+            rows[k]["max_abs_diff_to_genzoo"] = float((values["genzoo"] - values[k]).abs().max())
     res = {"benchmark": "is-nll", "images": len(x), "k": args.k, "batch": BATCH, "block_rows": BLOCK_ROWS,
            "repeats": args.repeats, "clock": args.clock, "train_steps": args.train_steps, "machine": machine(),
            "ceiling_gflops": round(flops / med["ceiling"] / 1e9, 2), "rows": rows, "notes": notes,
@@ -148,10 +357,11 @@ def main(argv=None) -> int:
     print(f"# {res['machine']}")
     print(f"# IS-NLL, k={args.k}, {len(x)} binarized-MNIST test images, 1 thread, medians of {args.repeats} "
           f"interleaved rounds, clock {args.clock}; ceiling {res['ceiling_gflops']} GFLOP/s")
-    print(f"{'path':<18}{'seconds':>9}{'x ceiling':>11}{'genzoo is':>11}{'mean NLL':>10}")
+    print(f"{'path':<18}{'seconds':>9}{'x ceiling':>11}{'genzoo is':>11}{'mean NLL':>10}{'page faults':>13}")
     for k, r in rows.items():
         nll = f"{r['mean_nll']:.2f}" if "mean_nll" in r else ""
-        print(f"{k:<18}{r['seconds']:>9.2f}{r['times_ceiling']:>10.2f}x{r['genzoo_speedup']:>10.2f}x{nll:>10}")
+        print(f"{k:<18}{r['seconds']:>9.2f}{r['times_ceiling']:>10.2f}x{r['genzoo_speedup']:>10.2f}x{nll:>10}"
+              f"{r['minor_page_faults']:>13}")
     for k, v in notes.items():
         print(f"# {k}: {v}")
     print(json.dumps(res))

@@ -103,6 +103,72 @@ def test_incremental_sampler_equals_naive_on_a_larger_grid(name, likelihood, mak
     assert torch.equal(fast, naive) and len(fast.unique()) > 1
 
 
+@pytest.mark.parametrize("kw", [
+    {"hidden": (90, 70), "direct": True, "masks": 2, "order_agnostic": True},  # several units per degree
+    {"hidden": (9,), "likelihood": "categorical", "levels": 3, "masks": 3, "order_agnostic": True},  # empty degrees
+    {"hidden": (40, 3, 40), "activation": "tanh"},  # a narrow middle layer: many units see few below
+])
+def test_made_degree_sorted_sampler_equals_naive(kw):
+    """MADE's sampler with hidden units sorted by degree (one contiguous slice per step) draws the
+    same samples as one full masked pass per input, on a 1x6x7 grid (D = 42), whatever the widths."""
+    from genzoo.registry import get_model
+
+    entry = get_model("made")
+    model = entry.model_cls(entry.config_cls(shape=(1, 6, 7), mask_seed=3, **kw)).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p))
+    fast = model.sample(25, generator=torch.Generator().manual_seed(6), fast=True)
+    naive = model.sample(25, generator=torch.Generator().manual_seed(6), fast=False)
+    assert torch.equal(fast, naive) and len(fast.unique()) > 1
+
+
+@pytest.mark.parametrize("shape,likelihood,kw", [
+    ((1, 7, 9), "bernoulli", {"first_kernel": 7, "kernel": 3, "layers": 4}),
+    ((1, 6, 8), "bernoulli", {"first_kernel": 5, "kernel": 5, "layers": 3, "classes": 3}),  # 3-row vertical kernels
+    ((1, 5, 6), "categorical", {"layers": 3, "condition_dim": 2}),
+    ((3, 4, 5), "categorical", {"layers": 3, "features": 6, "output_features": 6}),  # RGB: the centre tap
+    ((3, 4, 4), "logistic-mixture", {"layers": 2, "features": 6, "output_features": 6, "mixtures": 2}),
+])
+def test_gated_pixelcnn_incremental_sampler_equals_naive(shape, likelihood, kw, make_model):
+    """The gated PixelCNN's sampler (one row of the vertical stack per row, the horizontal stack at
+    one position per sub-pixel, from caches) draws the samples of the naive sampler (the whole
+    network per sub-pixel), conditional or not, over many rows."""
+    model = make_model("pixelcnn-gated", shape, likelihood, levels=5, std=0.6, **kw)
+    cond = {"condition": torch.arange(8) % 3} if kw.get("classes") else {}
+    if kw.get("condition_dim"):
+        cond = {"condition": torch.randn(8, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)}
+    fast = model.sample(8, generator=torch.Generator().manual_seed(5), fast=True, **cond)
+    naive = model.sample(8, generator=torch.Generator().manual_seed(5), fast=False, **cond)
+    assert torch.equal(fast, naive) and len(fast.unique()) > 1
+
+
+@pytest.mark.parametrize("kw", [{"hidden": (7, 5)}, {"hidden": (6,), "likelihood": "categorical", "levels": 4},
+                                {"hidden": (7, 5), "orderings": 3},
+                                {"hidden": (6,), "orderings": 2, "activation": "tanh"}])
+def test_order_agnostic_nade_running_sum_sampler_equals_naive(kw, make_model):
+    """Order-agnostic NADE's sampler (the first layer on [x * m, m] as a running sum over the
+    observed pixels, in raster order or in each sample's ordering of an ensemble) draws the samples
+    of one full network pass per pixel (orderings > 1) or of the D-pass forward (raster order)."""
+    model = make_model("nade-oa", (1, 6, 7), std=0.7, **kw)
+    fast = model.sample(20, generator=torch.Generator().manual_seed(7), fast=True)
+    naive = model.sample(20, generator=torch.Generator().manual_seed(7), fast=False)
+    assert torch.equal(fast, naive) and len(fast.unique()) > 1
+
+
+@pytest.mark.parametrize("name", ["fvsbn", "nade", "pixelcnn"])
+def test_given_noise_is_the_generators_noise_and_its_shape_is_checked(name, make_model):
+    """``sample(noise=...)`` with the (n, H, W, C) uniforms the generator would draw gives the same
+    samples, fast and naive (FVSBN's own Bernoulli loop included); a wrong shape is a ValueError."""
+    model = make_model(name, (1, 4, 5), std=0.8)
+    noise = torch.rand(6, 4, 5, 1, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    drawn = model.sample(6, generator=torch.Generator().manual_seed(2))
+    for fast in (True, False):
+        assert torch.equal(model.sample(6, noise=noise, fast=fast), drawn)
+    with pytest.raises(ValueError, match="noise must have shape"):
+        model.sample(6, noise=noise[:, :3])
+
+
 @pytest.mark.parametrize("layout", ["channel-major", "levels-last"])
 def test_level_log_probs_equal_cross_entropy(layout):
     """The softmax over the contiguous levels axis gives the log-probs of F.cross_entropy (the

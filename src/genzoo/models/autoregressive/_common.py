@@ -266,10 +266,7 @@ class AutoregressiveModel(GenerativeModel):
         self.check_condition(condition)
         ch_, h, w = self.grid
         dtype = next(self.parameters()).dtype
-        if noise is None:
-            noise = rng.rand((n, h, w, ch_), generator=generator, dtype=dtype, device=self.device)
-        elif tuple(noise.shape) != (n, h, w, ch_):
-            raise ValueError(f"noise must have shape {(n, h, w, ch_)}, got {tuple(noise.shape)}")
+        noise = self.sampling_noise(n, generator, noise)
         canvas = torch.zeros(n, ch_, h, w, dtype=dtype, device=self.device)  # values in [0, 1]
         cond_kw = {"condition": condition} if self.conditional else {}
         if condition is not None and not self.conditional:
@@ -286,6 +283,17 @@ class AutoregressiveModel(GenerativeModel):
                     canvas[:, ch, r, c] = self._draw(logits, noise[:, r, c, ch], canvas[:, :, r, c], ch, earlier)
                     earlier.append(logits)
         return self.from_unit(canvas).reshape(n, *self.config.shape)
+
+    def sampling_noise(self, n: int, generator: torch.Generator | None, noise: torch.Tensor | None) -> torch.Tensor:
+        """The uniform variate of every sub-pixel, (n, H, W, C) in raster order: drawn from
+        ``generator``, or ``noise`` checked for that shape."""
+        ch_, h, w = self.grid
+        if noise is None:
+            dtype = next(self.parameters()).dtype
+            return rng.rand((n, h, w, ch_), generator=generator, dtype=dtype, device=self.device)
+        if tuple(noise.shape) != (n, h, w, ch_):
+            raise ValueError(f"noise must have shape {(n, h, w, ch_)}, got {tuple(noise.shape)}")
+        return noise
 
     def _fast_start(self, n: int, canvas: torch.Tensor) -> Any:
         """State of the incremental sampler (caches); default: none (naive per pixel)."""

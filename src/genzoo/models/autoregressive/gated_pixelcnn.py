@@ -24,10 +24,12 @@ Conditioning (section 2.3, eq. 4): with ``classes > 0`` (a label y, one-hot h) o
 ``tanh(W_f * x + V_f h) * sigmoid(W_g * x + V_g h)`` in both stacks; ``log_prob(x, condition=y)``,
 ``sample(n, condition=y)``, and the ``nll`` objective trains on the dataset's labels batch["y"].
 
-Sampling reuses earlier computation row by row: the vertical stack is run once per row (on the
-rows generated so far), and each sub-pixel of the row then needs the horizontal stack on that one
-row only, since the horizontal kernels are one row high: about H times less work per pixel than
-rerunning the whole network.
+Incremental sampling (Ramachandran et al. 2017, "Fast generation for convolutional autoregressive
+models"): once row r-1 is complete, every layer's vertical convolution is evaluated on that one
+row, from a cache of the (kernel // 2 + 1) rows of its input that it reads, which gives the
+vertical stack's contribution to all of row r; each sub-pixel then needs the horizontal stack at
+its own position only, from per-layer caches of the row's earlier inputs (the horizontal kernels
+are one row high). A whole sample costs about one full pass of the network.
 """
 
 from __future__ import annotations
@@ -103,6 +105,60 @@ class GatedLayer(nn.Module):
         if self.cond_h is not None and cond is not None:
             a = a + self.cond_h(cond)[:, :, None, None]
         out = self.h_out(_gate(a))
+        return out if self.first else h + out
+
+    # ---- incremental sampling: one row of the vertical stack, one position of the horizontal ----
+    def new_state(self, n: int, height: int, width: int, like: torch.Tensor,
+                  cond: torch.Tensor | None) -> dict[str, Any]:
+        """Caches for :meth:`vertical_row` and :meth:`at`: this layer's vertical input, padded as in
+        :meth:`vertical` (n, C_in, rows - 1 + H, W + k - 1); its horizontal input on the current row,
+        channel-last and padded on the left as in :meth:`horizontal` (n, W + cols[- 1], C_in); the
+        horizontal weights as one matrix over (tap, channel); and the vertical contribution to the
+        current row plus every bias of the horizontal pre-activation, (n, W, 2F)."""
+        cin, f2 = self.v.in_channels, self.v.out_channels
+        wh = self.h.masked_weight()[:, :, 0]  # (2F, C_in, cols)
+        h_bias = self.h.bias + (self.centre.bias if self.centre is not None else 0)  # (2F,)
+        if self.cond_h is not None and cond is not None:
+            h_bias = h_bias + self.cond_h(cond)  # (n, 2F)
+        state = {"v": like.new_zeros(n, cin, self.rows - 1 + height, width + 2 * (self.k // 2)),
+                 "h": like.new_zeros(n, width + self.cols - (0 if self.first else 1), cin),
+                 "wh": wh.permute(0, 2, 1).reshape(f2, -1).t().contiguous(),  # (cols C_in, 2F)
+                 "wo": self.h_out.masked_weight()[:, :, 0, 0],  # (F, F)
+                 "centre": self.centre.masked_weight()[:, :, 0, 0] if self.centre is not None else None,
+                 "h_bias": h_bias,
+                 "cond_v": self.cond_v(cond) if self.cond_v is not None and cond is not None else None}
+        state["from_v"] = self._to_horizontal(like.new_zeros(n, f2, width), state)  # row 0: nothing above
+        return state
+
+    def _to_horizontal(self, a: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
+        """The vertical pre-activation of one row, a (n, 2F, W), as the next row's horizontal
+        input (``v_to_h``, shifted down one row) plus the horizontal biases: (n, W, 2F)."""
+        w = self.v_to_h.weight[:, :, 0, 0]
+        return F.linear(a.transpose(1, 2), w, self.v_to_h.bias).add_(state["h_bias"].unsqueeze(-2))
+
+    def vertical_row(self, v: torch.Tensor, state: dict[str, Any], q: int) -> torch.Tensor:
+        """The vertical stack at complete row q: store this layer's input row v (n, C_in, W), return
+        its output row (n, F, W) (the next layer's input) and keep its contribution to row q + 1."""
+        cache, side = state["v"], self.k // 2
+        cache[:, :, q + self.rows - 1, side: side + v.shape[-1]] = v
+        a = F.conv2d(cache[:, :, q: q + self.rows], self.v.weight, self.v.bias)[:, :, 0]  # (n, 2F, W)
+        if state["cond_v"] is not None:
+            a = a + state["cond_v"].unsqueeze(-1)
+        state["from_v"] = self._to_horizontal(a, state)
+        return _gate(a)
+
+    def at(self, h: torch.Tensor | None, state: dict[str, Any], c: int, pixel: torch.Tensor) -> torch.Tensor:
+        """The horizontal stack's output at column c of the current row, (n, F), from this layer's
+        input there, h (n, C_in) (the first layer: None; it reads the row's earlier pixels, which
+        the caller writes into its cache, and the current ``pixel`` (n, C) for the RGB centre tap)."""
+        cache = state["h"]
+        if not self.first:
+            cache[:, c + self.cols - 1] = h
+        patch = cache[:, c: c + self.cols].reshape(cache.shape[0], -1)  # (n, cols C_in): a view
+        a = torch.addmm(state["from_v"][:, c], patch, state["wh"])  # (n, 2F)
+        if state["centre"] is not None:
+            a = a.addmm(pixel, state["centre"].t())
+        out = F.linear(_gate(a), state["wo"], self.h_out.bias)
         return out if self.first else h + out
 
 
@@ -183,12 +239,19 @@ class GatedPixelCNN(AutoregressiveModel):
 
     def _fast_start(self, n, canvas, condition=None):
         cond = self._condition_for(condition, n) if self.conditional else None
-        return {"row": -1, "terms": None, "cond": cond}
+        _, height, width = self.config.shape
+        return {"row": 0, "layers": [layer.new_state(n, height, width, canvas, cond) for layer in self.stack]}
 
     def _fast_step(self, state, canvas, r, c, ch):
-        cond = state["cond"]
-        if state["row"] != r:  # once per row: the vertical stack on the rows so far
-            terms = self._vertical(canvas[:, :, :r + 1], cond)
-            state["row"], state["terms"] = r, [t[:, :, r:r + 1] for t in terms]
-        logits = self._horizontal(canvas[:, :, r:r + 1], state["terms"], cond)  # this row only
-        return self._pick(logits, 0, c, ch)
+        layers = state["layers"]
+        if state["row"] != r:  # row r-1 is complete: the vertical stack on it, once
+            state["row"], v = r, canvas[:, :, r - 1]
+            for layer, st in zip(self.stack, layers):
+                v = layer.vertical_row(v, st, r - 1)
+        first = self.stack[0]
+        if ch == 0 and c:  # the previous pixel of this row, now complete, enters the first layer's cache
+            layers[0]["h"][:, c - 1 + first.cols] = canvas[:, :, r, c - 1]
+        h = None
+        for layer, st in zip(self.stack, layers):
+            h = layer.at(h, st, c, canvas[:, :, r, c])
+        return self.head.pointwise(h)[..., ch]

@@ -202,22 +202,43 @@ class MADE(AutoregressiveModel):
         return v
 
     def _sample_fast(self, degrees: Degrees, noise: torch.Tensor) -> torch.Tensor:
-        """Every hidden unit computed once, when its last input is known: (n, D) in [0, 1]."""
+        """Every hidden unit computed once, when its last input is known: (n, D) in [0, 1].
+
+        Inputs are kept in the order they are drawn and each hidden layer's units sorted by degree
+        (weights permuted once), so the units of degree t form one contiguous slice and see a
+        prefix of the layer below: step t is one ``addmm`` per layer with units of degree t, and
+        one for pixel o_t's outputs over the prefix of the last layer with degrees <= t (its mask,
+        eq. 13). No masks or index copies per step; the masked-out terms that the full pass adds
+        are exact zeros, so the logits equal the naive sampler's up to summation order."""
         hidden_w, out_w, direct_w = self.masked_weights(degrees)
-        k = self.out_per_pixel
-        v = torch.zeros_like(noise)
-        hs = [v.new_zeros(v.shape[0], w.shape[0]) for w in hidden_w]  # (n, H_l), filled by degree
-        groups = [[(m == g).nonzero().squeeze(1) for g in range(self.config.dim)] for m in degrees[1:]]
-        for t, pixel in enumerate(torch.argsort(degrees[0]).tolist()):
-            below = v  # units of degree t see inputs of degree <= t: all drawn now
-            for layer, (w, h) in enumerate(zip(hidden_w, hs)):
-                idx = groups[layer][t]
-                if len(idx):
-                    h[:, idx] = self.act(F.linear(below, w[idx], self.layers[layer].bias[idx]))
-                below = h
-            rows = slice(pixel * k, (pixel + 1) * k)
-            logits = F.linear(hs[-1], out_w[rows], self.out.bias[rows])  # (n, K)
-            if direct_w is not None:
-                logits = logits + F.linear(v, direct_w[rows])
-            v[:, pixel] = self._draw(logits if self.categorical else logits[:, 0], noise[:, t])
-        return v
+        k, d, n = self.out_per_pixel, self.config.dim, noise.shape[0]
+        order = torch.argsort(degrees[0])  # step t draws pixel order[t] (degree t + 1)
+        rows = (order.unsqueeze(1) * k + torch.arange(k, device=order.device)).flatten()  # output rows, by step
+        below = order  # columns of each layer's weights: the layer below, in its sorted order
+        ws, bs, ends = [], [], []  # sorted weights, biases, and end[t] = units of degree <= t
+        for w, layer, m in zip(hidden_w, self.layers, degrees[1:]):
+            perm = torch.argsort(m, stable=True)
+            ws.append(w[perm][:, below].contiguous())
+            bs.append(layer.bias[perm])
+            ends.append(torch.searchsorted(m[perm], torch.arange(d + 1, device=m.device), right=True).tolist())
+            below = perm
+        v_out = out_w[rows][:, below].contiguous()  # (D K, H_L): rows by step, columns by degree
+        b_out = self.out.bias[rows]
+        a_out = direct_w[rows][:, order].contiguous() if direct_w is not None else None  # (D K, D)
+        v = noise.new_zeros(n, d)  # values in the order drawn
+        hs = [v.new_zeros(n, w.shape[0]) for w in ws]  # (n, H_l), sorted by degree
+        for t in range(d):
+            for layer, (w, b, h, end) in enumerate(zip(ws, bs, hs, ends)):
+                lo, hi = end[t - 1] if t else 0, end[t]  # units of degree t
+                if hi > lo:
+                    seen = ends[layer - 1][t] if layer else t  # units of the layer below of degree <= t
+                    inp = hs[layer - 1][:, :seen] if layer else v[:, :t]
+                    h[:, lo:hi] = self.act(torch.addmm(b[lo:hi], inp, w[lo:hi, :seen].t()))
+            e = ends[-1][t]  # pixel o_t sees the last layer's units of degree <= t
+            logits = torch.addmm(b_out[t * k:(t + 1) * k], hs[-1][:, :e], v_out[t * k:(t + 1) * k, :e].t())
+            if a_out is not None:
+                logits = logits.addmm(v[:, :t], a_out[t * k:(t + 1) * k, :t].t())
+            v[:, t] = self._draw(logits if self.categorical else logits[:, 0], noise[:, t])
+        out = torch.empty_like(v)
+        out[:, order] = v
+        return out

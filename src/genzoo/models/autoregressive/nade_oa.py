@@ -33,6 +33,7 @@ from genzoo.models.autoregressive._common import (
     raster_index,
     to_raster,
 )
+from genzoo.models.autoregressive.fvsbn import _previous
 from genzoo.models.base import check_count
 from genzoo.nn import random as rng
 from genzoo.nn.nets import ACTIVATIONS, mlp
@@ -183,20 +184,30 @@ class OrderAgnosticNADE(AutoregressiveModel):
         return torch.logsumexp(per, 0) - math.log(n)
 
     # ---- sampling ---------------------------------------------------------------------------------
+    def _fast_start(self, n, canvas):
+        first = self.net[0]  # Linear(2D, H) on [x * m, m]
+        return {"a": first.bias.expand(n, -1).clone(),  # (n, H): its pre-activation, nothing observed yet
+                "w": first.weight.t().contiguous()}  # (2D, H): rows of x, then of the mask
+
     def _fast_step(self, state, canvas, r, c, ch):
-        """One network pass for the next raster pixel (the naive sampler runs D passes for it)."""
+        """The next raster pixel's logits: the first layer's pre-activation on [x * m, m] is a
+        running sum over the observed pixels, a += x_j W_x[:, j] + W_m[:, j] (O(H) per pixel, NADE's
+        recursion: Uria et al. 2014, section 3); the deeper layers and pixel i's output row once."""
         i = raster_index(self.grid, r, c, ch)
-        v = to_raster(canvas)
-        mask = torch.zeros_like(v)
-        mask[:, :i] = 1
-        pixel = torch.full((v.shape[0],), i, device=v.device)
-        return self._pixel_logits(self._hidden(v, mask), pixel)
+        if i > 0:
+            pr, pc, pch = _previous(self.grid, i)
+            w = state["w"]
+            state["a"].addcmul_(canvas[:, pch, pr, pc].unsqueeze(1), w[i - 1]).add_(w[self.config.dim + i - 1])
+        k, last = self.out_per_pixel, self.net[-1]
+        out = F.linear(self.net[1:-1](state["a"]), last.weight[i * k:(i + 1) * k], last.bias[i * k:(i + 1) * k])
+        return out if self.categorical else out[:, 0]  # (n, K) or (n,)
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, condition=None, fast: bool = True,
                noise: torch.Tensor | None = None) -> torch.Tensor:
         """Raster-order ancestral sampling for one ordering; for an ensemble each sample first
-        draws its ordering uniformly, then its pixels in that order (one pass per pixel)."""
+        draws its ordering uniformly, then its pixels in that order (``fast``: the first layer as
+        a running sum, the deeper layers once per pixel; else one full pass per pixel)."""
         if self.config.orderings == 1:
             return super().sample(n, generator=generator, condition=condition, fast=fast, noise=noise)
         n = check_count(n)
@@ -210,9 +221,16 @@ class OrderAgnosticNADE(AutoregressiveModel):
         rank = torch.argsort(orders, dim=1)  # rank[b, i] = step at which pixel i is drawn
         v = torch.zeros(n, d, dtype=dtype, device=self.device)
         rows = torch.arange(n, device=self.device)
+        w = self.net[0].weight.t()  # (2D, H): rows of x, then of the mask
+        a = self.net[0].bias.expand(n, -1).clone()  # fast: the first layer's running pre-activation
         for t in range(d):
-            mask = (rank < t).to(dtype)
             pixel = orders[:, t]
-            logits = self._pixel_logits(self._hidden(v, mask), pixel)
-            v[rows, pixel] = self._draw(logits, noise[:, t])
+            if not fast:  # one full pass of the network on [x * m, m]
+                h = self._hidden(v, (rank < t).to(dtype))
+            else:  # the running sum over the observed pixels (see _fast_step)
+                if t:
+                    last = orders[:, t - 1]
+                    a.addcmul_(v[rows, last].unsqueeze(1), w[last]).add_(w[d + last])
+                h = self.net[1:-1](a)
+            v[rows, pixel] = self._draw(self._pixel_logits(h, pixel), noise[:, t])
         return self.from_unit(from_raster(v, self.config.shape, False))
