@@ -16,23 +16,34 @@ validation figure; the best validation weights are tested):
 * mob: EM (genzoo.objectives.em), K in {32, 64, 128, 256}, pseudo-count in {1, 0.01} (MAP with
   Beta(1 + a, 1 + a) priors on the means), keeping the EM iteration best on validation.
 * fvsbn: weight decay in {1e-4, 1e-3, 1e-2}, learning rate 5e-3 (convex, slow at 1e-3).
+* fvsbn-wide: the fvsbn row with weight decay in {0, 1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1} (its choice
+  sat at the grid's edge on mushrooms and nips).
 * nade: hidden units in ``--nade-hidden`` (default {100, 500}), learning rate 3e-3, at most 60
   epochs, patience 6, no weight decay (NADE's likelihood costs ~20x MADE's per epoch here).
+* nade-long: NADE with H = 500 (Larochelle & Murray's size), learning rate 1e-3, at most 300 epochs,
+  patience 20 (the nade row's patience of 6 is coarse on nips's 400 training examples); no grid.
 * eonade: order-agnostic NADE, one hidden layer of 500, learning rate 3e-3 (at most 200 epochs,
   patience 15) or 1e-3 (at most 400, patience 20), early stopping on the objective's (noisy,
   one-pass) validation estimate; chosen on the exact validation NLL of the raster ordering;
   tested on the ensemble of ``--orderings`` orderings (the raster order and seeded random ones),
   exact, at O(D H) per example and ordering.
+* eonade-long: the eonade row's chosen setting (lr 1e-3) with patience 60, at most 1000 epochs.
 * made: one hidden layer of 500, one mask (natural order), weight decay in {0, 1e-3, 1e-2}, without
   and with direct input-output connections.
 * made-wd: the made row continued where its choice on dna sat at the grid's edge: direct
   connections, weight decay in {1e-2, 3e-2, 1e-1}.
+* made-rand: the made row as the MADE authors' code trains a single mask: one random ordering and
+  connectivity (drawn by the run's seed, so the seeds also vary the ordering), not the natural order;
+  (no direct, wd 0), (direct, wd 1e-2), (direct, wd 3e-2): the made row's choices on the three datasets.
 * made-ms: MADE with mask sampling, a set of 32 masks (connectivity and ordering resampled), ensemble
   of all 32 at test time, no weight decay.
+* made-ms-conn: made-ms without order agnosticism: 32 connectivities, all in the natural order.
 * made-fresh: MADE with mask sampling as the MADE authors' DNA command (github.com/mgermain/MADE):
   a fresh mask (ordering and connectivity) every step, direct input-output connections; validated
-  on the ensemble of 16 fixed masks, tested on the ensemble of 300; one configuration (Adam 1e-3,
-  at most 300 epochs, patience 20; the authors: Adadelta, patience 30, no epoch cap).
+  on the ensemble of 16 fixed random masks, tested on the ensemble of 1000 (their trainMADE.py tests
+  on 1000 fresh masks and validates on 300); the test NLL of the first 1, 16 and 300 masks is
+  recorded too; one configuration (Adam 1e-3, patience 30 as the authors, at most 3000 epochs; the
+  authors: Adadelta, no epoch cap).
 
 The CPU was shared with other jobs (2 cores, load ~12), so the grids were cut to what fits.
 Rows run in the order given (``--rows``), each over every dataset, so the cheap rows finish first.
@@ -68,10 +79,14 @@ PUBLISHED = {  # Germain et al. 2015, table 2 (test NLL, nats); see BENCHMARKS.m
     "made": {"dna": 83.63, "mushrooms": 9.68, "nips": 280.25},
     "made-ms": {"dna": 79.66, "mushrooms": 9.69, "nips": 277.28},
 }
-PUBLISHED["made-wd"] = PUBLISHED["made"]
-PUBLISHED["made-fresh"] = PUBLISHED["made-ms"]
+PUBLISHED["made-wd"] = PUBLISHED["made-rand"] = PUBLISHED["made"]
+PUBLISHED["nade-long"] = PUBLISHED["nade"]
+PUBLISHED["fvsbn-wide"] = PUBLISHED["fvsbn"]
+PUBLISHED["eonade-long"] = PUBLISHED["eonade"]
+PUBLISHED["made-fresh"] = PUBLISHED["made-ms-conn"] = PUBLISHED["made-ms"]
 ROWS = tuple(PUBLISHED)
-FRESH_TEST_MASKS = 300  # made-fresh: masks of the test ensemble (the authors' DNA command's 300)
+FRESH_TEST_MASKS = 1000  # made-fresh: masks of the test ensemble (the authors' trainMADE.py: 1000)
+FRESH_ENSEMBLES = (1, 16, 300, FRESH_TEST_MASKS)  # made-fresh: test NLL recorded for these ensemble sizes
 
 
 def grid(row: str, nade_hidden: tuple[int, ...] = (100, 500)) -> list[dict]:
@@ -80,21 +95,32 @@ def grid(row: str, nade_hidden: tuple[int, ...] = (100, 500)) -> list[dict]:
         return [{"components": k, "pseudo_count": a} for a in (1.0, 0.01) for k in (32, 64, 128, 256)]
     if row == "fvsbn":
         return [{"weight_decay": wd} for wd in (1e-4, 1e-3, 1e-2)]
+    if row == "fvsbn-wide":  # the fvsbn grid widened at both ends
+        return [{"weight_decay": wd} for wd in (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1)]
     if row == "nade":
         return [{"hidden": h, "lr": 3e-3, "epochs": 60, "patience": 6, "weight_decay": 0.0} for h in nade_hidden]
+    if row == "nade-long":
+        return [{"hidden": 500, "lr": 1e-3, "epochs": 300, "patience": 20, "weight_decay": 0.0}]
     if row == "eonade":
         return [{"hidden": [500], "lr": lr, "epochs": epochs, "patience": patience, "weight_decay": 0.0}
                 for lr, epochs, patience in ((3e-3, 200, 15), (1e-3, 400, 20))]
+    if row == "eonade-long":  # does the eonade row stop too early on its noisy validation estimate?
+        return [{"hidden": [500], "lr": 1e-3, "epochs": 1000, "patience": 60, "weight_decay": 0.0}]
     if row == "made":
         return [{"hidden": [500], "weight_decay": wd, **({"direct": True} if direct else {})}
                 for direct in (False, True) for wd in (0.0, 1e-3, 1e-2)]
     if row == "made-wd":  # the made row's best on dna (direct, 1e-2) was at the grid's edge: continue it
         return [{"hidden": [500], "weight_decay": wd, "direct": True} for wd in (1e-2, 3e-2, 1e-1)]
+    if row == "made-rand":  # one random ordering (mask_seed = the run's seed), as the authors' single mask
+        return [{"hidden": [500], "order_agnostic": True, "natural_first": False, "weight_decay": wd,
+                 **({"direct": True} if direct else {})} for direct, wd in ((False, 0.0), (True, 1e-2), (True, 3e-2))]
     if row == "made-ms":
         return [{"hidden": [500], "masks": 32, "order_agnostic": True, "weight_decay": 0.0}]
+    if row == "made-ms-conn":  # connectivity-agnostic only: every mask in the natural order
+        return [{"hidden": [500], "masks": 32, "weight_decay": 0.0}]
     if row == "made-fresh":  # the MADE authors' DNA command: a fresh mask every step, direct connections
         return [{"hidden": [500], "masks": FRESH_TEST_MASKS, "ensemble": 16, "order_agnostic": True, "direct": True,
-                 "epochs": 300, "patience": 20, "weight_decay": 0.0}]
+                 "natural_first": False, "epochs": 3000, "patience": 30, "weight_decay": 0.0}]
     raise ValueError(f"unknown row {row!r}")
 
 
@@ -102,6 +128,7 @@ def run_one(row: str, params: dict, data, data_cfg: DataConfig, seed: int, args)
     """Train one configuration with one seed; returns validation and test NLL and CPU seconds."""
     start = time.process_time()
     torch.manual_seed(seed)
+    extra = {}
     params = dict(params)
     if row == "mob":
         model = build_model("mob", data.shape, components=params["components"])
@@ -110,40 +137,48 @@ def run_one(row: str, params: dict, data, data_cfg: DataConfig, seed: int, args)
                generator=torch.Generator().manual_seed(seed), valid=data.valid.x)
     else:
         wd = params.pop("weight_decay")
-        slow = row in ("eonade", "made-ms", "made-fresh")
-        lr = params.pop("lr", 5e-3 if row == "fvsbn" else args.lr)
+        slow = row in ("eonade", "eonade-long", "made-ms", "made-ms-conn", "made-fresh")
+        lr = params.pop("lr", 5e-3 if row in ("fvsbn", "fvsbn-wide") else args.lr)
         epochs = params.pop("epochs", args.epochs * (2 if slow else 1))
         patience = params.pop("patience", args.patience * (2 if slow else 1))
-        name = {"eonade": "nade-oa", "made-ms": "made", "made-fresh": "made", "made-wd": "made"}.get(row, row)
+        name = {"eonade": "nade-oa", "made-ms": "made", "made-fresh": "made", "made-wd": "made",
+                "made-rand": "made", "nade-long": "nade",
+                "made-ms-conn": "made", "fvsbn-wide": "fvsbn",
+                "eonade-long": "nade-oa"}.get(row, row)
         objective, objective_config = None, None
-        if row == "made-ms":
+        if row in ("made-ms", "made-ms-conn"):
             objective, objective_config = "mask-sampling", MaskSamplingConfig(masks="set")
         if row == "made-fresh":  # validation: the ensemble of the first 16 masks; test: all of them
             objective, objective_config = "mask-sampling", MaskSamplingConfig(masks="fresh")
-        if row == "eonade":  # trained on one, tested on the ensemble of --orderings orderings
+        if row in ("eonade", "eonade-long"):  # trained on one, tested on the ensemble of --orderings orderings
             params["orderings"] = args.orderings
-        if row in ("made", "made-wd"):
+        if row in ("made", "made-wd", "made-rand"):
             objective = "nll"
+        if row == "made-rand":  # the run's seed also draws the ordering and connectivity
+            params["mask_seed"] = seed
         if "hidden" in params and isinstance(params["hidden"], list):
             params["hidden"] = tuple(params["hidden"])
         model_cfg = build_model(name, data.shape, **params).config
         tc = TrainConfig(epochs=epochs, patience=patience, weight_decay=wd, lr=lr, seed=seed, progress=False,
                          sample_every=0, device="cpu", batch_size=100)
         with tempfile.TemporaryDirectory(dir=args.out) as tmp, contextlib.redirect_stderr(io.StringIO()):
-            model, _ = train(name, data_config=data_cfg, out_dir=Path(tmp) / "run", model_config=model_cfg,
-                             objective=objective, objective_config=objective_config, train_config=tc,
-                             dataset=data, command="benchmarks/uci_table.py")
+            model, metrics = train(name, data_config=data_cfg, out_dir=Path(tmp) / "run", model_config=model_cfg,
+                                   objective=objective, objective_config=objective_config, train_config=tc,
+                                   dataset=data, command="benchmarks/uci_table.py")
+        extra["epochs_run"] = metrics.get("epoch")
     model.eval()
     train_seconds = time.process_time() - start
-    extra = {}
     with torch.no_grad():
-        if row == "eonade":  # valid: the raster order alone (D times cheaper than the ensemble)
+        if row in ("eonade", "eonade-long"):  # valid: the raster order alone (D times cheaper than the ensemble)
             valid = -_batched(lambda x: model.log_prob(x, orderings=1), data.valid.x).mean().item()
             test = -_batched(model.log_prob, data.test.x).mean().item()
-        elif row == "made-fresh":
+        elif row == "made-fresh":  # every mask's test log-likelihood once; each ensemble from those
             valid = -model.log_prob(data.valid.x).mean().item()
-            test = -_batched(lambda x: model.log_prob_ensemble(x, FRESH_TEST_MASKS), data.test.x).mean().item()
-            extra["test_nll_ensemble16"] = -model.log_prob(data.test.x).mean().item()
+            per = torch.stack([model.log_prob_under(data.test.x, model.mask_degrees(i))
+                               for i in range(FRESH_TEST_MASKS)])  # (masks, N)
+            for n in FRESH_ENSEMBLES:
+                extra[f"test_nll_ensemble{n}"] = -(torch.logsumexp(per[:n], 0) - math.log(n)).mean().item()
+            test = extra[f"test_nll_ensemble{FRESH_TEST_MASKS}"]
         else:
             valid = -model.log_prob(data.valid.x).mean().item()
             test = -model.log_prob(data.test.x).mean().item()

@@ -37,6 +37,7 @@ MADE_SETS = {
     "one-layer": {"hidden": (8,)},
     "deep-direct-set": {"hidden": (9, 7), "direct": True, "masks": 4},
     "order-agnostic-set": {"hidden": (9, 7), "masks": 5, "order_agnostic": True, "direct": True},
+    "random-order-single": {"hidden": (8,), "order_agnostic": True, "natural_first": False},
 }
 
 
@@ -59,8 +60,10 @@ def test_made_jacobian_is_autoregressive_for_every_mask(kw):
         assert (jac[~allowed] == 0).all(), f"mask {i} leaks the future"
         assert (jac[allowed] != 0).float().mean() > 0.5, f"mask {i} is nearly disconnected"
         orderings.add(tuple(m0.tolist()))
-    if kw.get("order_agnostic"):
+    if kw.get("order_agnostic") and model.config.masks > 1:
         assert len(orderings) > 1  # the set really holds several orderings
+    elif kw.get("natural_first") is False:  # a single mask in a random ordering (seeded: not the identity)
+        assert orderings != {tuple(range(1, D + 1))} and len(orderings) == 1
     else:
         assert orderings == {tuple(range(1, D + 1))}
 

@@ -12,13 +12,14 @@ position of d in the ordering), hidden units m^l(k) drawn uniformly from
 so p(x) = prod_d p(x_d | x_{m^0 < m^0(d)}) is exact and normalised, at one network pass.
 
 The model holds a fixed, seeded set of ``masks`` degree assignments (buffers saved with the
-weights). Connectivity-agnostic training (section 4.4, :mod:`genzoo.objectives.made`) draws one
-per step from this set, or a fresh one; with ``order_agnostic`` each also has its own random
-input ordering. At test time ``log_prob`` averages the probabilities of the first ``ensemble``
-masks of the set, log (1/E) sum_e p(x | mask e), which is exact. Sampling reuses work: a hidden
-unit of degree g depends on the inputs of degree <= g only, so it is computed once, just after
-the g-th input is drawn: a whole sample costs one network pass plus D output rows (``fast``);
-``fast=False`` reruns the network for every input and gives the same samples for the same noise.
+weights). Connectivity-agnostic training (section 4.4, :mod:`genzoo.objectives.made`) draws one per
+step from this set, or a fresh one; with ``order_agnostic`` each also has its own random input
+ordering (mask 0 keeps the natural order unless ``natural_first=False``). At test time ``log_prob``
+averages the probabilities of the first ``ensemble`` masks of the set, log (1/E) sum_e p(x | mask
+e), which is exact. Sampling reuses work: a hidden unit of degree g depends on the inputs of degree
+<= g only, so it is computed once, just after the g-th input is drawn: a whole sample costs one
+network pass plus D output rows (``fast``); ``fast=False`` reruns the network for every input and
+gives the same samples for the same noise.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class MADEConfig(AutoregressiveConfig):
     masks: int = field(1, help="size of the fixed set of masks (1 = one MADE; training may draw from the set)")
     order_agnostic: bool = field(False, help="every mask of the set also gets its own random input ordering "
                                  "(else all use the natural order)")
+    natural_first: bool = field(True, help="mask 0 of the set keeps the natural input order even when order_agnostic "
+                                "(False: its ordering is random too, as the MADE authors' code shuffles a single mask)")
     ensemble: int = field(0, help="masks whose probabilities log_prob and sample average (0 = all of the set)")
     mask_seed: int = field(0, help="seed of the set of masks")
 
@@ -77,7 +80,7 @@ class MADE(AutoregressiveModel):
         if self.direct is not None:
             nn.init.zeros_(self.direct.weight)
         gen = torch.Generator().manual_seed(config.mask_seed)
-        first = self.random_degrees(gen, ordered=True)
+        first = self.random_degrees(gen, ordered=config.natural_first)
         sets = [first] + [self.random_degrees(gen) for _ in range(config.masks - 1)]
         for layer in range(len(sizes)):  # (masks, size of layer): degree of every unit in every mask
             self.register_buffer(f"degrees{layer}", torch.stack([s[layer] for s in sets]))
