@@ -74,7 +74,7 @@ def make_model(shape):
     return build_model("vae", shape, hidden=(500,), latent_dim=50, activation="tanh")
 
 
-def genzoo_run(data, init: dict, steps: int):
+def genzoo_run(data, init: dict, steps: int, batch: int = BATCH):
     """(setup, timed): a Trainer on a fresh copy of the model; ``fit()`` of one epoch of ``steps``
     batches (its own set-up, the optimizer's creation included, is timed)."""
     from genzoo.training import TrainConfig, Trainer
@@ -83,7 +83,7 @@ def genzoo_run(data, init: dict, steps: int):
     def setup():
         model = make_model(data.shape)
         model.load_state_dict(init)
-        cfg = TrainConfig(epochs=1, batch_size=BATCH, progress=False, validate=False, sample_every=0,
+        cfg = TrainConfig(epochs=1, batch_size=batch, progress=False, validate=False, sample_every=0,
                           device="cpu", max_steps=steps)
         return Trainer(model, build_objective("elbo"), data, cfg, log=lambda m: None)
 
@@ -235,10 +235,10 @@ def ddp_worker(args) -> None:
 
     torch.set_num_threads(1)
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    n = args.steps * BATCH * world
+    n = args.steps * args.batch * world
     _, data = load_data(args.data_dir, n)
     init = make_model(data.shape).state_dict()
-    setup, run = genzoo_run(data, init, args.steps)
+    setup, run = genzoo_run(data, init, args.steps, args.batch)
     warm = setup()
     warm.config = dataclasses.replace(warm.config, max_steps=2)
     run(warm)  # warm-up, and the process group's start
@@ -262,7 +262,7 @@ def bench_ddp(args) -> dict:
     """One process against two (gloo), launches alternated ``--repeats`` times, each launch timing
     ``--rounds`` fits per NaN-check interval."""
     me = [sys.executable, str(Path(__file__).resolve()), "--ddp-worker", "--steps", str(args.steps),
-          "--rounds", str(args.rounds), "--data-dir", args.data_dir]
+          "--rounds", str(args.rounds), "--batch", str(args.batch), "--data-dir", args.data_dir]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
     from genzoo.training.trainer import CHECK_EVERY
@@ -288,7 +288,7 @@ def bench_ddp(args) -> dict:
     one = rows["1 process"]["images_per_s"]
     for k in rows:
         rows[k]["scaling_efficiency"] = round(rows[k]["images_per_s"] / (one * (1 if k == "1 process" else 2)), 3)
-    return {"benchmark": "ddp", "steps_per_process": args.steps, "batch_per_process": BATCH,
+    return {"benchmark": "ddp", "steps_per_process": args.steps, "batch_per_process": args.batch,
             "repeats": args.repeats * args.rounds, "clock": "wall", "machine": machine(), "rows": rows,
             "wall_seconds": round(time.perf_counter() - t0, 1)}
 
@@ -323,6 +323,8 @@ def main(argv=None) -> int:
     p.add_argument("--ddp", action="store_true", help="DDP scaling (2 gloo processes vs 1) instead")
     p.add_argument("--ddp-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--rounds", type=int, default=2, help="--ddp: timed fits per launch (per NaN-check interval)")
+    p.add_argument("--batch", type=int, default=BATCH,
+                   help=f"--ddp: batch per process (default: {BATCH}); the all-reduce per step is the same at any size")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = p.parse_args(argv)
     if args.ddp_worker:
