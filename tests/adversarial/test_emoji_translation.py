@@ -1,16 +1,14 @@
 """The emoji CycleGAN benchmark's data: vendor pairing by id and disjoint unpaired training sets,
-on a tiny emoji package the test builds; the paired option of the cycle objective."""
+on a tiny emoji package (conftest.py); the paired option of the cycle objective."""
 
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "emoji_cyclegan.py"
 
@@ -20,33 +18,6 @@ def _bench():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="module")
-def emoji_dir(tmp_path_factory) -> Path:
-    """20 base emoji (every third with two skin tones); twitter lacks emoji 7. Each image is one flat
-    colour: red = 10 * record index + tone, green = 200 (google) or 100 (twitter)."""
-    root = tmp_path_factory.mktemp("emoji")
-    records = []
-    for i in range(20):
-        uid = f"1F6{i:02d}"
-        rec = {"name": f"FACE {i}", "unified": uid, "image": f"{uid.lower()}.png", "short_names": [f"f{i}"],
-               "category": ["Smileys", "Animals"][i % 2], "has_img_google": True, "has_img_twitter": i != 7}
-        if i % 3 == 0:
-            rec["skin_variations"] = {t: {"unified": f"{uid}-{t}", "image": f"{uid.lower()}-{t.lower()}.png",
-                                          "has_img_google": True, "has_img_twitter": True}
-                                      for t in ("1F3FB", "1F3FF")}
-        records.append(rec)
-    (root / "emoji.json").write_text(json.dumps(records))
-    for vendor, green in (("google", 200), ("twitter", 100)):
-        for i, rec in enumerate(records):
-            images = [(rec["image"], 10 * i)] if rec[f"has_img_{vendor}"] else []
-            images += [(v["image"], 10 * i + 1 + k) for k, v in enumerate((rec.get("skin_variations") or {}).values())]
-            for name, red in images:
-                path = root / "img" / vendor / "64" / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.new("RGBA", (64, 64), (red, green, 0, 255)).save(path)
-    return root
 
 
 def test_vendor_pairing_and_disjoint_unpaired_training_sets(emoji_dir):
