@@ -72,19 +72,38 @@ def dataset(name: str, x: torch.Tensor, valid: torch.Tensor, paired: bool = Fals
                         paired=paired)
 
 
+def per_image(pred: torch.Tensor, truth: torch.Tensor, extractor=None) -> dict[str, torch.Tensor]:
+    """Per test image (N,): L1 (mean absolute difference), PSNR (dB) and, with ``extractor``, the
+    Euclidean distance between the features of the prediction and of its truth."""
+    out = {"l1": (pred - truth).abs().flatten(1).mean(1).double(),
+           "psnr": 10 * torch.log10(1.0 / (pred - truth).pow(2).flatten(1).mean(1).double().clamp_min(1e-10))}
+    if extractor is not None:
+        out["feat"] = (extractor(pred.clamp(0, 1)) - extractor(truth)).norm(dim=1).double()
+    return out
+
+
+def _mean_se(v: torch.Tensor) -> tuple[float, float]:
+    return float(v.mean()), float(v.std() / math.sqrt(len(v))) if len(v) > 1 else 0.0
+
+
 def distances(pred: torch.Tensor, truth: torch.Tensor, extractor=None) -> dict[str, float]:
     """L1 (mean over images of the mean absolute difference) and PSNR (dB, mean over images), with
     the standard error over images of each; with ``extractor`` also the feature distance: the mean
     Euclidean distance between the features of each prediction and of its truth."""
-    l1 = (pred - truth).abs().flatten(1).mean(1).double()  # (N,)
-    mse = (pred - truth).pow(2).flatten(1).mean(1).double().clamp_min(1e-10)
-    psnr = 10 * torch.log10(1.0 / mse)
-    n = len(l1)
-    out = {"l1": float(l1.mean()), "l1_se": float(l1.std() / math.sqrt(n)),
-           "psnr": float(psnr.mean()), "psnr_se": float(psnr.std() / math.sqrt(n))}
-    if extractor is not None:
-        feat = (extractor(pred.clamp(0, 1)) - extractor(truth)).norm(dim=1).double()  # (N,)
-        out.update({"feat": float(feat.mean()), "feat_se": float(feat.std() / math.sqrt(n))})
+    out: dict[str, float] = {}
+    for name, v in per_image(pred, truth, extractor).items():
+        out[name], out[f"{name}_se"] = _mean_se(v)
+    return out
+
+
+def versus(pred: torch.Tensor, baseline: torch.Tensor, truth: torch.Tensor, extractor=None) -> dict[str, float]:
+    """The paired difference, image by image, of each distance of ``pred`` minus that of
+    ``baseline`` (both scored against ``truth``): mean and standard error over images. Both are
+    scored on the same images, so this is far more precise than comparing the two means' errors."""
+    a, b = per_image(pred, truth, extractor), per_image(baseline, truth, extractor)
+    out: dict[str, float] = {}
+    for name in a:
+        out[name], out[f"{name}_se"] = _mean_se(a[name] - b[name])
     return out
 
 
@@ -123,11 +142,15 @@ def train_cyclegan(xa, xb, valid_a, valid_b, *, minutes: float, paired: bool, ar
 
 @torch.no_grad()
 def measure(model, test_a, test_b, extractor=None) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """Distances of both directions' translations to the truth, and (``minus_identity``) their
+    paired differences from the identity baseline's (negative: closer to the truth than x itself)."""
     model.eval()
     fa = model.translate(test_a, "a2b")
     fb = model.translate(test_b, "b2a")
     return ({"google->twitter": distances(fa, test_b, extractor),
-             "twitter->google": distances(fb, test_a, extractor)}, fa, fb)
+             "twitter->google": distances(fb, test_a, extractor),
+             "minus_identity": {"google->twitter": versus(fa, test_a, test_b, extractor),
+                                "twitter->google": versus(fb, test_b, test_a, extractor)}}, fa, fb)
 
 
 def main(argv=None) -> int:
@@ -193,6 +216,7 @@ def main(argv=None) -> int:
         a[split["train_a"]], b[split["train_b"]], a[split["valid"]], b[split["valid"]],
         minutes=args.minutes, paired=False, args=args, log=log, steps=args.steps)
     results["cyclegan"], fa, fb = measure(cyc, test_a, test_b, ext)
+    cyc.save_pretrained(out / "cyclegan")  # to measure again later
     rows = None
     if args.paired:
         pair, results["paired_budget"] = train_cyclegan(
@@ -200,6 +224,7 @@ def main(argv=None) -> int:
             minutes=args.paired_minutes, paired=True, args=args, log=log,
             steps=args.paired_steps if args.paired_steps is not None else args.steps)
         results["paired"], pa, pb = measure(pair, test_a, test_b, ext)
+        pair.save_pretrained(out / "paired")
         rows = (pa, pb)
     results["wall_seconds"] = round(time.perf_counter() - start, 1)
     results["cpu_seconds"] = round(time.process_time(), 1)
@@ -207,6 +232,9 @@ def main(argv=None) -> int:
     for name in ("identity", "cyclegan", "paired"):
         if name in results:
             for d, r in results[name].items():
+                if d == "minus_identity":
+                    log(f"{name:9s} minus identity, paired over images: {json.dumps(r)}")
+                    continue
                 feat = f"  feature dist. {r['feat']:.3f} ± {r['feat_se']:.3f}" if "feat" in r else ""
                 log(f"{name:9s} {d}: L1 {r['l1']:.4f} ± {r['l1_se']:.4f}  PSNR {r['psnr']:.2f} ± {r['psnr_se']:.2f} dB"
                     + feat)

@@ -47,6 +47,14 @@ def test_vendor_pairing_and_disjoint_unpaired_training_sets(emoji_dir):
     first_two = lambda x: x.flatten(1)[:, :2]  # noqa: E731 -- a 2-d "feature network"
     d = bench.distances(truth + 0.1, truth, first_two)
     assert d["feat"] == pytest.approx(0.1 * 2 ** 0.5) and d["feat_se"] == pytest.approx(0.0)
+    # the paired difference from a baseline, image by image: image 0 is 0.1 closer, image 1 0.1 farther
+    # (float32 images: means of differences exact to ~1e-7)
+    pred = truth + torch.tensor([0.1, 0.3]).view(2, 1, 1, 1)
+    v = bench.versus(pred, truth + 0.2, truth, first_two)
+    assert v["l1"] == pytest.approx(0.0, abs=1e-6) and v["l1_se"] == pytest.approx(0.1)
+    assert v["feat"] == pytest.approx(0.0, abs=1e-6) and v["feat_se"] == pytest.approx(0.1 * 2 ** 0.5)
+    psnr = [10 * np.log10(1 / 0.01) - 10 * np.log10(1 / 0.04), 10 * np.log10(1 / 0.09) - 10 * np.log10(1 / 0.04)]
+    assert v["psnr"] == pytest.approx(np.mean(psnr)) and v["psnr_se"] == pytest.approx(np.std(psnr, ddof=1) / 2 ** 0.5)
 
 
 def test_paired_l1_term_uses_aligned_rows():
