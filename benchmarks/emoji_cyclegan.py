@@ -67,23 +67,43 @@ def as_float(codes: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(codes.astype(np.float32) / 255.0)  # (N, 3, S, S) in [0, 1]
 
 
-def dataset(name: str, x: torch.Tensor, valid: torch.Tensor) -> ImageDataset:
-    return ImageDataset(name, Split(x), Split(valid), Split(valid), tuple(x.shape[1:]), False, None, 256)
+def dataset(name: str, x: torch.Tensor, valid: torch.Tensor, paired: bool = False) -> ImageDataset:
+    return ImageDataset(name, Split(x), Split(valid), Split(valid), tuple(x.shape[1:]), False, None, 256,
+                        paired=paired)
+
+
+def per_image(pred: torch.Tensor, truth: torch.Tensor, extractor=None) -> dict[str, torch.Tensor]:
+    """Per test image (N,): L1 (mean absolute difference), PSNR (dB) and, with ``extractor``, the
+    Euclidean distance between the features of the prediction and of its truth."""
+    out = {"l1": (pred - truth).abs().flatten(1).mean(1).double(),
+           "psnr": 10 * torch.log10(1.0 / (pred - truth).pow(2).flatten(1).mean(1).double().clamp_min(1e-10))}
+    if extractor is not None:
+        out["feat"] = (extractor(pred.clamp(0, 1)) - extractor(truth)).norm(dim=1).double()
+    return out
+
+
+def _mean_se(v: torch.Tensor) -> tuple[float, float]:
+    return float(v.mean()), float(v.std() / math.sqrt(len(v))) if len(v) > 1 else 0.0
 
 
 def distances(pred: torch.Tensor, truth: torch.Tensor, extractor=None) -> dict[str, float]:
     """L1 (mean over images of the mean absolute difference) and PSNR (dB, mean over images), with
     the standard error over images of each; with ``extractor`` also the feature distance: the mean
     Euclidean distance between the features of each prediction and of its truth."""
-    l1 = (pred - truth).abs().flatten(1).mean(1).double()  # (N,)
-    mse = (pred - truth).pow(2).flatten(1).mean(1).double().clamp_min(1e-10)
-    psnr = 10 * torch.log10(1.0 / mse)
-    n = len(l1)
-    out = {"l1": float(l1.mean()), "l1_se": float(l1.std() / math.sqrt(n)),
-           "psnr": float(psnr.mean()), "psnr_se": float(psnr.std() / math.sqrt(n))}
-    if extractor is not None:
-        feat = (extractor(pred.clamp(0, 1)) - extractor(truth)).norm(dim=1).double()  # (N,)
-        out.update({"feat": float(feat.mean()), "feat_se": float(feat.std() / math.sqrt(n))})
+    out: dict[str, float] = {}
+    for name, v in per_image(pred, truth, extractor).items():
+        out[name], out[f"{name}_se"] = _mean_se(v)
+    return out
+
+
+def versus(pred: torch.Tensor, baseline: torch.Tensor, truth: torch.Tensor, extractor=None) -> dict[str, float]:
+    """The paired difference, image by image, of each distance of ``pred`` minus that of
+    ``baseline`` (both scored against ``truth``): mean and standard error over images. Both are
+    scored on the same images, so this is far more precise than comparing the two means' errors."""
+    a, b = per_image(pred, truth, extractor), per_image(baseline, truth, extractor)
+    out: dict[str, float] = {}
+    for name in a:
+        out[name], out[f"{name}_se"] = _mean_se(a[name] - b[name])
     return out
 
 
@@ -95,8 +115,7 @@ def train_cyclegan(xa, xb, valid_a, valid_b, *, minutes: float, paired: bool, ar
     model = entry.model_cls(entry.config_cls(shape=tuple(xa.shape[1:]), width=args.width, res_blocks=args.res_blocks,
                                              residual=args.residual))
     data = dataset("emoji-google", xa, valid_a)
-    data.domain_b = dataset("emoji-twitter", xb, valid_b)
-    data.domain_b.paired = paired
+    data.domain_b = dataset("emoji-twitter", xb, valid_b, paired=paired)
     objective = CycleGANObjective(CycleConfig(paired_l1=args.paired_weight if paired else 0.0))
     probed = 0
     if steps is None:  # time the first steps to turn the budget into a step count
@@ -115,18 +134,23 @@ def train_cyclegan(xa, xb, valid_a, valid_b, *, minutes: float, paired: bool, ar
     log(f"{'paired' if paired else 'unpaired'}: {steps} steps ({epochs} epochs of {steps_per_epoch})")
     cfg = TrainConfig(epochs=epochs, batch_size=args.batch_size, max_steps=steps, lr=2e-4, betas=(0.5, 0.999),
                       validate=False, sample_every=0, progress=False, seed=args.seed)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     Trainer(model, objective, data, cfg, log=log).fit()
-    return model, {"steps": steps + probed, "seconds": round(time.perf_counter() - t0, 1)}
+    return model, {"steps": steps + probed, "seconds": round(time.perf_counter() - t0, 1),
+                   "cpu_seconds": round(time.process_time() - c0, 1)}
 
 
 @torch.no_grad()
 def measure(model, test_a, test_b, extractor=None) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """Distances of both directions' translations to the truth, and (``minus_identity``) their
+    paired differences from the identity baseline's (negative: closer to the truth than x itself)."""
     model.eval()
     fa = model.translate(test_a, "a2b")
     fb = model.translate(test_b, "b2a")
     return ({"google->twitter": distances(fa, test_b, extractor),
-             "twitter->google": distances(fb, test_a, extractor)}, fa, fb)
+             "twitter->google": distances(fb, test_a, extractor),
+             "minus_identity": {"google->twitter": versus(fa, test_a, test_b, extractor),
+                                "twitter->google": versus(fb, test_b, test_a, extractor)}}, fa, fb)
 
 
 def main(argv=None) -> int:
@@ -140,6 +164,7 @@ def main(argv=None) -> int:
                         "training pairs)")
     p.add_argument("--steps", type=int, default=None, help="train each model this many steps instead of "
                                                             "--minutes / --paired-minutes")
+    p.add_argument("--paired-steps", type=int, default=None, help="the paired bound's step budget (default: --steps)")
     p.add_argument("--identity-only", action="store_true", help="measure the identity baseline only (no training)")
     p.add_argument("--residual", action="store_true", help="residual generators (start as the identity)")
     p.add_argument("--features", action=argparse.BooleanOptionalAction, default=True,
@@ -191,18 +216,25 @@ def main(argv=None) -> int:
         a[split["train_a"]], b[split["train_b"]], a[split["valid"]], b[split["valid"]],
         minutes=args.minutes, paired=False, args=args, log=log, steps=args.steps)
     results["cyclegan"], fa, fb = measure(cyc, test_a, test_b, ext)
+    cyc.save_pretrained(out / "cyclegan")  # to measure again later
     rows = None
     if args.paired:
         pair, results["paired_budget"] = train_cyclegan(
             a[split["train"]], b[split["train"]], a[split["valid"]], b[split["valid"]],
-            minutes=args.paired_minutes, paired=True, args=args, log=log, steps=args.steps)
+            minutes=args.paired_minutes, paired=True, args=args, log=log,
+            steps=args.paired_steps if args.paired_steps is not None else args.steps)
         results["paired"], pa, pb = measure(pair, test_a, test_b, ext)
+        pair.save_pretrained(out / "paired")
         rows = (pa, pb)
     results["wall_seconds"] = round(time.perf_counter() - start, 1)
+    results["cpu_seconds"] = round(time.process_time(), 1)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     for name in ("identity", "cyclegan", "paired"):
         if name in results:
             for d, r in results[name].items():
+                if d == "minus_identity":
+                    log(f"{name:9s} minus identity, paired over images: {json.dumps(r)}")
+                    continue
                 feat = f"  feature dist. {r['feat']:.3f} ± {r['feat_se']:.3f}" if "feat" in r else ""
                 log(f"{name:9s} {d}: L1 {r['l1']:.4f} ± {r['l1_se']:.4f}  PSNR {r['psnr']:.2f} ± {r['psnr_se']:.2f} dB"
                     + feat)

@@ -38,12 +38,22 @@ WIDTH = "32"  # conv width of G and D: a quarter of DCGAN's compute, so the runs
 RUNS: dict[str, tuple[str, list[str]]] = {
     "dcgan": ("dcgan", ["--width", WIDTH]),
     "dcgan-sn": ("dcgan", ["--width", WIDTH, "--spectral-norm"]),
-    "dcgan-ema": ("dcgan", ["--width", WIDTH, "--ema"]),
+    # decay 0.995: an averaging window of ~200 steps, so after a 1,200-step run 0.995^1200 = 0.2% of the
+    # average is still the initial generator (with the default 0.999 it would be 30%)
+    "dcgan-ema": ("dcgan", ["--width", WIDTH, "--ema", "--ema-decay", "0.995"]),
     "dcgan-hinge": ("dcgan", ["--width", WIDTH, "--adversarial-loss", "hinge"]),
     "cgan": ("cgan", ["--arch", "conv", "--width", WIDTH]),
     "infogan": ("infogan", ["--width", WIDTH, "--fc", "256"]),
     "aae": ("aae", []),
 }
+
+
+def _child_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def train_command(name: str, out: Path, data_dir: str, steps: int) -> list[str]:
@@ -67,6 +77,18 @@ def real_reference(data_dir: str, extractor, n: int, seed: int = 0) -> dict:
     return {"run": "real train vs test", **out, "n_samples": len(train)}
 
 
+def nmi(table: torch.Tensor) -> float:
+    """Normalised mutual information I(X; Y) / sqrt(H(X) H(Y)) of a contingency table (rows X,
+    columns Y); 0 when either variable is constant (a constant code then scores 0, whereas the
+    one-to-one matched accuracy of a constant code is the majority category's rate)."""
+    p = table.double() / table.sum()
+    px, py = p.sum(1), p.sum(0)
+    nz = p > 0
+    mi = float((p[nz] * (p[nz] / (px[:, None] * py[None, :])[nz]).log()).sum())
+    hx, hy = (float(-(q[q > 0] * q[q > 0].log()).sum()) for q in (px, py))
+    return mi / (hx * hy) ** 0.5 if hx > 0 and hy > 0 else 0.0
+
+
 @torch.no_grad()
 def infogan_codes(run_dir: Path, data_dir: str, extractor, n: int = 2000, seed: int = 0) -> dict:
     """Hungarian-matched accuracy of the categorical code vs category (both directions) and the
@@ -85,7 +107,10 @@ def infogan_codes(run_dir: Path, data_dir: str, extractor, n: int = 2000, seed: 
     _, q_mu = model.infer_codes(images)
     corr = [float(torch.corrcoef(torch.stack([cont[:, j], q_mu[:, j]]))[0, 1]) for j in range(cont.shape[1])]
     majority = float(torch.bincount(test.y).max()) / len(test.y)
-    return {"q_code_vs_category_acc": clustering_accuracy(q_cat, test.y, one_to_one=True),
+    table = torch.zeros(model.config.categories, int(test.y.max()) + 1, dtype=torch.long)  # code x category
+    table.index_put_((q_cat.long(), test.y.long()), torch.ones(len(q_cat), dtype=torch.long), accumulate=True)
+    return {"q_code_by_category": table.tolist(), "q_code_category_nmi": nmi(table),
+            "q_code_vs_category_acc": clustering_accuracy(q_cat, test.y, one_to_one=True),
             "n_test": len(test.y), "majority_category_rate": majority,
             "sample_code_vs_classified_category_acc": clustering_accuracy(cat, predicted, one_to_one=True),
             "n_samples": n, "continuous_code_corr": corr}
@@ -126,10 +151,15 @@ def main(argv=None) -> int:
         if args.skip_train:
             break
         cmd = train_command(name, out, args.data_dir, args.steps)
-        t0 = time.time()
+        t0, c0 = time.time(), _child_cpu()
         subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-        print(f"{name}: {time.time() - t0:.0f} s", file=sys.stderr)
+        wall, cpu = time.time() - t0, _child_cpu() - c0
+        results.setdefault("train_time", {})[name] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+                                                      "command": " ".join(cmd[1:])}
+        print(f"{name}: {wall:.0f} s wall, {cpu:.0f} s CPU", file=sys.stderr)
     if args.train_only:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
         return 0
     import functools
 
@@ -148,6 +178,15 @@ def main(argv=None) -> int:
         results["infogan_codes"] = infogan_codes(out / "infogan", args.data_dir, ext)
     if args.picture:
         save_picture(runs, args.data_dir, args.picture)
+        if (out / "infogan" / "config.json").is_file():  # rows: one z each; columns: code values 0..9
+            import genzoo
+            from genzoo.evaluation.plots import save_grid
+
+            info = genzoo.load(out / "infogan", device="cpu").eval()
+            sweep = info.sample(80, vary="cat", generator=torch.Generator().manual_seed(0))
+            path = Path(args.picture)
+            save_grid(sweep.clamp(0, 1), str(path.with_name(path.stem + "_infogan_codes.png")),
+                      nrow=info.vary_columns(80, "cat"), scale=1)
     table = format_table(rows + [ref], markdown=True, machine=machine_description("cpu"))
     (out / "table.md").write_text(table + "\n")
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

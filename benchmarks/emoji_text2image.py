@@ -62,16 +62,21 @@ def base_name(caption: str) -> str:
     return _TONE.sub("", caption)
 
 
-def train_for(model, objective, data, *, minutes: float, batch_size: int, seed: int, log) -> dict:
-    """Train with the trainer for about ``minutes``: 3 steps whose time the trainer reports (its own
-    timing, free of one-off setup such as imports), then the step count that time implies."""
+def train_for(model, objective, data, *, minutes: float, batch_size: int, seed: int, log,
+              steps: int | None = None) -> dict:
+    """Train with the trainer for ``steps`` when given, else for about ``minutes``: 3 steps whose time
+    the trainer reports (its own timing, free of one-off setup such as imports), then the step count
+    that time implies."""
     def config(steps: int) -> TrainConfig:
         epochs = math.ceil(steps / math.ceil(len(data.train) / batch_size))
         return TrainConfig(epochs=epochs, batch_size=batch_size, max_steps=steps, lr=2e-4, betas=(0.5, 0.999),
                            validate=False, sample_every=0, progress=False, seed=seed, device="cpu")
 
-    said: list[str] = []
     t0 = time.perf_counter()
+    if steps is not None:
+        Trainer(model, objective, data, config(steps), log=lambda m: None).fit()
+        return {"steps": steps, "seconds": round(time.perf_counter() - t0, 1)}
+    said: list[str] = []
     Trainer(model, objective, data, config(3), log=said.append).fit()
     timed = [re.search(r"first \d+ step\(s\): ([0-9.e+-]+) s per step", m) for m in said]
     per_step = next((float(m.group(1)) for m in timed if m), (time.perf_counter() - t0) / 3)
@@ -140,6 +145,8 @@ def train_models(data, data_cfg, args, out: Path, log) -> dict:
     to OUT/<name> with OUT/budget-<name>.json. With ``--reuse`` a previous call's models are kept.
     Returns every budget file's contents found in OUT."""
     for name in args.models.split(","):
+        if name == "cgan" and args.cgan_run:
+            continue
         budget_file = out / f"budget-{name}.json"
         if args.reuse and budget_file.is_file():
             log(f"reusing {out / name}")
@@ -147,11 +154,11 @@ def train_models(data, data_cfg, args, out: Path, log) -> dict:
         entry = get_model(name)
         if name == "text2image":
             cfg = fit_config_to_data(replace(entry.default_config(), width=args.width), data, data_cfg)
-            objective, minutes = GANCLSObjective(GANCLSConfig()), args.minutes
+            objective, minutes, steps = GANCLSObjective(GANCLSConfig()), args.minutes, args.steps
         elif name == "cgan":
             cfg = replace(entry.default_config(), shape=tuple(data.shape), arch="conv", width=args.width,
                           num_classes=data.num_classes)
-            objective, minutes = GANObjective(GANLossConfig()), args.cgan_minutes
+            objective, minutes, steps = GANObjective(GANLossConfig()), args.cgan_minutes, args.cgan_steps
         else:
             raise ValueError(f"--models: {name!r} is not text2image or cgan")
         torch.manual_seed(args.seed)
@@ -161,7 +168,7 @@ def train_models(data, data_cfg, args, out: Path, log) -> dict:
         log(f"{name}: {budget['parameters']} parameters")
         cpu0 = time.process_time()
         budget.update(train_for(model, objective, data, minutes=minutes, batch_size=args.batch_size,
-                                seed=args.seed, log=log))
+                                seed=args.seed, log=log, steps=steps))
         budget["cpu_seconds"] = round(time.process_time() - cpu0, 1)
         model.save_pretrained(out / name)
         budget_file.write_text(json.dumps(budget, indent=2))
@@ -173,6 +180,10 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default="../shared/data/emoji")
     p.add_argument("--minutes", type=float, default=8.0, help="training budget of text2image")
     p.add_argument("--cgan-minutes", type=float, default=8.0, help="training budget of the category cGAN (0: skip)")
+    p.add_argument("--steps", type=int, default=None, help="train text2image this many steps (not --minutes)")
+    p.add_argument("--cgan-steps", type=int, default=None, help="train the cGAN this many steps (not --cgan-minutes)")
+    p.add_argument("--cgan-run", default=None, help="use this trained category cGAN (a run directory, e.g. "
+                   "`genzoo train cgan --data emoji ...` of benchmarks/emoji_gans.py) instead of training one")
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--samples", type=int, default=4, help="K: samples per test caption")
@@ -236,8 +247,10 @@ def main(argv=None) -> int:
     }
     results["predicted_category_histogram"] = torch.bincount(pred.flatten(), minlength=data.num_classes).tolist()
     results["majority_category"] = majority
-    if (out / "cgan").is_dir():
-        by_label = draw(genzoo.load(out / "cgan"), k, test_y.tolist(), args.seed + 1)
+    cgan_dir = Path(args.cgan_run) if args.cgan_run else out / "cgan"
+    if cgan_dir.is_dir():
+        results["cgan_run"] = str(cgan_dir)
+        by_label = draw(genzoo.load(cgan_dir), k, test_y.tolist(), args.seed + 1)
         results["accuracy"]["cgan_same_categories"] = accuracy(
             ext.predict(by_label.flatten(0, 1)).view(-1, k), test_y, groups)
 

@@ -1,16 +1,14 @@
 """The emoji CycleGAN benchmark's data: vendor pairing by id and disjoint unpaired training sets,
-on a tiny emoji package the test builds; the paired option of the cycle objective."""
+on a tiny emoji package (conftest.py); the paired option of the cycle objective."""
 
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "emoji_cyclegan.py"
 
@@ -20,33 +18,6 @@ def _bench():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="module")
-def emoji_dir(tmp_path_factory) -> Path:
-    """20 base emoji (every third with two skin tones); twitter lacks emoji 7. Each image is one flat
-    colour: red = 10 * record index + tone, green = 200 (google) or 100 (twitter)."""
-    root = tmp_path_factory.mktemp("emoji")
-    records = []
-    for i in range(20):
-        uid = f"1F6{i:02d}"
-        rec = {"name": f"FACE {i}", "unified": uid, "image": f"{uid.lower()}.png", "short_names": [f"f{i}"],
-               "category": ["Smileys", "Animals"][i % 2], "has_img_google": True, "has_img_twitter": i != 7}
-        if i % 3 == 0:
-            rec["skin_variations"] = {t: {"unified": f"{uid}-{t}", "image": f"{uid.lower()}-{t.lower()}.png",
-                                          "has_img_google": True, "has_img_twitter": True}
-                                      for t in ("1F3FB", "1F3FF")}
-        records.append(rec)
-    (root / "emoji.json").write_text(json.dumps(records))
-    for vendor, green in (("google", 200), ("twitter", 100)):
-        for i, rec in enumerate(records):
-            images = [(rec["image"], 10 * i)] if rec[f"has_img_{vendor}"] else []
-            images += [(v["image"], 10 * i + 1 + k) for k, v in enumerate((rec.get("skin_variations") or {}).values())]
-            for name, red in images:
-                path = root / "img" / vendor / "64" / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.new("RGBA", (64, 64), (red, green, 0, 255)).save(path)
-    return root
 
 
 def test_vendor_pairing_and_disjoint_unpaired_training_sets(emoji_dir):
@@ -76,6 +47,14 @@ def test_vendor_pairing_and_disjoint_unpaired_training_sets(emoji_dir):
     first_two = lambda x: x.flatten(1)[:, :2]  # noqa: E731 -- a 2-d "feature network"
     d = bench.distances(truth + 0.1, truth, first_two)
     assert d["feat"] == pytest.approx(0.1 * 2 ** 0.5) and d["feat_se"] == pytest.approx(0.0)
+    # the paired difference from a baseline, image by image: image 0 is 0.1 closer, image 1 0.1 farther
+    # (float32 images: means of differences exact to ~1e-7)
+    pred = truth + torch.tensor([0.1, 0.3]).view(2, 1, 1, 1)
+    v = bench.versus(pred, truth + 0.2, truth, first_two)
+    assert v["l1"] == pytest.approx(0.0, abs=1e-6) and v["l1_se"] == pytest.approx(0.1)
+    assert v["feat"] == pytest.approx(0.0, abs=1e-6) and v["feat_se"] == pytest.approx(0.1 * 2 ** 0.5)
+    psnr = [10 * np.log10(1 / 0.01) - 10 * np.log10(1 / 0.04), 10 * np.log10(1 / 0.09) - 10 * np.log10(1 / 0.04)]
+    assert v["psnr"] == pytest.approx(np.mean(psnr)) and v["psnr_se"] == pytest.approx(np.std(psnr, ddof=1) / 2 ** 0.5)
 
 
 def test_paired_l1_term_uses_aligned_rows():

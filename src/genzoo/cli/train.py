@@ -55,6 +55,10 @@ def _parser(model: str | None, objective: str | None) -> argparse.ArgumentParser
     p.add_argument("--data-seed", dest="data__seed", type=int, metavar="INT",
                    help="seed of the train/valid/test split and static binarization (default: 0)")
     p.add_argument("--data-b", metavar="NAME", help="second, unpaired domain for image translation (CycleGAN)")
+    p.add_argument("--vendor-b", choices=("google", "twitter"),
+                   help="emoji: domain B is the same emoji drawn by this vendor (with --data emoji; --data-b "
+                        "defaults to --data), e.g. --vendor google --vendor-b twitter; the two domains share "
+                        "the split, and their rows are drawn independently (unpaired)")
     add_dataclass_options(p, DataConfig, key="data", title="data", skip=("name", "seed"))
     if model is None:
         return p
@@ -69,9 +73,23 @@ def _parser(model: str | None, objective: str | None) -> argparse.ArgumentParser
     return p
 
 
-def main(argv: list[str]) -> int:
+def _domain_b(data_cfg, name: str | None, vendor: str | None):
+    """Domain B's data config: ``--data-b`` NAME and/or ``--vendor-b`` (emoji: the other vendor's
+    drawings of the same emoji), every other option as domain A's; None when neither is given."""
     from dataclasses import replace
 
+    from genzoo.data import DataError
+
+    if vendor is None:
+        return replace(data_cfg, name=name) if name else None
+    if (name or data_cfg.name) != "emoji":
+        raise DataError(f"--vendor-b applies to --data emoji only (domain B here is {name or data_cfg.name!r})")
+    if name is None and vendor == data_cfg.vendor:
+        raise DataError(f"--vendor-b {vendor}: domain A is already {vendor}'s emoji (give --vendor the other one)")
+    return replace(data_cfg, name=name or data_cfg.name, vendor=vendor)
+
+
+def main(argv: list[str]) -> int:
     from genzoo.data import DataConfig
     from genzoo.training.run import train
 
@@ -88,7 +106,7 @@ def main(argv: list[str]) -> int:
     entry = get_model(args.model)
     objective = args.objective or entry.objectives[0]
     data_cfg = dataclass_from_args(DataConfig, args, key="data")
-    data_b = replace(data_cfg, name=args.data_b) if args.data_b else None
+    data_b = _domain_b(data_cfg, args.data_b, args.vendor_b)
     model_cfg = dataclass_from_args(entry.config_cls, args, key="model", base=entry.default_config())
     obj_cfg = dataclass_from_args(get_objective(objective).config_cls, args, key="objective")
     train_cfg = dataclass_from_args(TrainConfig, args, key="train", base=entry.default_train_config())
@@ -107,8 +125,9 @@ def main(argv: list[str]) -> int:
             "data": given_options(DataConfig, args, key="data"),
             "train": given_options(TrainConfig, args, key="train"),
         }
-        if args.data_b:
-            raise ValueError("--data-b: with --resume the data come from the run's config.json; do not give it")
+        if args.data_b or args.vendor_b:
+            raise ValueError("--data-b/--vendor-b: with --resume the data come from the run's config.json; "
+                             "do not give them")
     elif args.allow_world_size_change:
         raise ValueError("--allow-world-size-change only applies with --resume")
     train(args.model, data_config=data_cfg, out_dir=args.out, model_config=model_cfg, objective=objective,

@@ -148,7 +148,9 @@ class ImageDataset:
     are binarized once, with the seed, so that evaluation is deterministic. ``levels`` is 2 for
     binary data, else the source's quantization (256 for 8-bit, 17 for ``digits``); with scale 01,
     ``x * (levels - 1)`` is integral. ``spec`` is the data contract (:class:`~genzoo.data.spec.DataSpec`)
-    that :func:`load_dataset` derives from the config and the data.
+    that :func:`load_dataset` derives from the config and the data. ``paired`` (a second domain only,
+    CycleGAN's domain B): row i of this training split is the counterpart of row i of domain A's, so
+    the trainer draws them together (the pix2pix paired L1 term needs it); False for unpaired domains.
     """
 
     name: str
@@ -160,6 +162,7 @@ class ImageDataset:
     num_classes: int | None
     levels: int
     spec: DataSpec | None = None
+    paired: bool = False
 
     def to(self, device: torch.device | str) -> ImageDataset:
         return dataclasses.replace(

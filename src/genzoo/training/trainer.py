@@ -236,10 +236,8 @@ class Trainer:
         domain_b = getattr(self.data, "domain_b", None)  # read before .to(), which builds a new dataset
         self.data = self.data.to(self.device)
         self.domain_b = domain_b.to(self.device) if domain_b is not None else None
-        if self.domain_b is not None and getattr(domain_b, "paired", False):
-            if len(domain_b.train) != len(self.data.train):
-                raise ValueError("paired domain B must have as many training images as domain A")
-            self.domain_b.paired = True
+        if self.domain_b is not None and self.domain_b.paired and len(self.domain_b.train) != len(self.data.train):
+            raise ValueError("paired domain B must have as many training images as domain A")
         self.players = tuple(self.objective.players)
         self.optimizers = {p: self._make_optimizer(self.objective.parameters(self.model, p), p)
                            for p in self.players}
@@ -438,7 +436,7 @@ class Trainer:
         if self.domain_b is not None and b_index is not None:
             xb = self.domain_b.train.x[b_index]
             batch["x_b"] = self.batch_transform(xb, noise) if self.batch_transform is not None else xb
-            if getattr(self.domain_b, "paired", False):
+            if self.domain_b.paired:
                 batch["paired_b"] = True  # x_b[i] is the counterpart of x[i]
         return batch
 
@@ -466,7 +464,7 @@ class Trainer:
             g = torch.Generator().manual_seed(_seed_for(c.seed, epoch, self.dist.rank, 3))
             b_idx = torch.randint(nb, (sum(len(b) for b in batches),), generator=g).to(self.device)
             b_perm = list(b_idx.split([len(b) for b in batches]))
-            if getattr(self.domain_b, "paired", False):  # row i of B is the counterpart of row i of A
+            if self.domain_b.paired:  # row i of B is the counterpart of row i of A
                 b_perm = batches
         self._set_lr(epoch - 1)
         self.model.train()
