@@ -1,5 +1,9 @@
 """Fixtures shared by every test folder."""
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 
 from genzoo.data import DataConfig
@@ -9,3 +13,23 @@ from genzoo.data import DataConfig
 def tiny_data():
     """sklearn's 8x8 digits, statically binarized, 400 training examples: seconds per run."""
     return DataConfig(name="digits", binarize="static", limit=400)
+
+
+@pytest.fixture
+def benchmark_script():
+    """Load ``benchmarks/NAME.py`` as a module (the scripts are not a package): ``load(NAME)``.
+    Registered in ``sys.modules`` while the test runs (dataclasses look their module up there)."""
+    loaded = []
+
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        loaded.append(spec.name)
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    for name in loaded:
+        sys.modules.pop(name, None)

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "emoji_gans.py"
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("emoji_gans_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_nmi_of_contingency_tables():
-    nmi = _bench().nmi
+def test_nmi_of_contingency_tables(benchmark_script):
+    nmi = benchmark_script("emoji_gans").nmi
     assert nmi(torch.eye(4, dtype=torch.long) * 3) == pytest.approx(1.0)  # a relabelling: all information
     assert nmi(torch.tensor([[0, 3, 0], [2, 0, 0], [0, 0, 5]])) == pytest.approx(1.0)
     assert nmi(torch.ones(3, 5, dtype=torch.long)) == pytest.approx(0.0, abs=1e-12)  # independent

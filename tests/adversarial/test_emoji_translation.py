@@ -3,25 +3,13 @@ on a tiny emoji package (conftest.py); the paired option of the cycle objective.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "emoji_cyclegan.py"
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("emoji_cyclegan_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_vendor_pairing_and_disjoint_unpaired_training_sets(emoji_dir):
-    bench = _bench()
+def test_vendor_pairing_and_disjoint_unpaired_training_sets(emoji_dir, benchmark_script):
+    bench = benchmark_script("emoji_cyclegan")
     ids, google, twitter, groups = bench.paired_emoji(emoji_dir, 16)
     assert len(ids) == 19 + 7 * 2 and not any(uid == "1F607" for uid in ids)
     assert google.shape == twitter.shape == (len(ids), 3, 16, 16)

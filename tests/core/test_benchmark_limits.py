@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 
-@pytest.fixture(scope="module")
-def limits():
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "limits.py"
-    spec = importlib.util.spec_from_file_location("bench_limits", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+@pytest.fixture
+def limits(benchmark_script):
+    return benchmark_script("limits")
 
 
 def test_step_flops_of_the_vae_layers(limits):

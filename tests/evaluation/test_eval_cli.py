@@ -138,24 +138,11 @@ def test_features_cli_trains_and_caches(tmp_path, monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["name"] != meta["name"]
 
 
-def _benchmark(name):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
-    if not path.is_file():
-        pytest.skip(f"{path} is missing")
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_compare_all_benchmark_writes_a_table(runs, tiny_features, tmp_path, capsys):
+def test_compare_all_benchmark_writes_a_table(runs, tiny_features, tmp_path, capsys, benchmark_script):
     out = tmp_path / "cmp.md"
-    rc = _benchmark("compare_all").main([str(runs["vae"]), str(runs["independent"]), str(tmp_path / "nothing"),
-                                         "--samples", "30", "--k", "2", "--eval-examples", "20",
-                                         "--feature-data", "digits", "--device", "cpu", "--out", str(out)])
+    rc = benchmark_script("compare_all").main([str(runs["vae"]), str(runs["independent"]), str(tmp_path / "nothing"),
+                                               "--samples", "30", "--k", "2", "--eval-examples", "20",
+                                               "--feature-data", "digits", "--device", "cpu", "--out", str(out)])
     assert rc == 0
     text = out.read_text()
     assert "| vae | vae | digits |" in text and "| independent | independent | digits |" in text
@@ -163,8 +150,8 @@ def test_compare_all_benchmark_writes_a_table(runs, tiny_features, tmp_path, cap
     assert "skipping" in capsys.readouterr().err
 
 
-def test_anomaly_benchmark_smoke(tmp_path, capsys):
-    bench = _benchmark("anomaly_one_class")
+def test_anomaly_benchmark_smoke(tmp_path, capsys, benchmark_script):
+    bench = benchmark_script("anomaly_one_class")
     rc = bench.main(["--digits", "0", "--models", "independent", "--epochs", "1", "--test-limit", "200",
                      "--device", "cpu", "--out", str(tmp_path)])
     assert rc == 0
