@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from limits import Stopwatch
 
 from genzoo.data.datasets import ImageDataset, Split
 from genzoo.data.emoji import emoji_split, read_emoji
@@ -180,10 +181,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-
-    def log(msg: str) -> None:
-        print(f"[{time.perf_counter() - start:7.1f}s] {msg}", flush=True)
+    watch = Stopwatch()
+    log = watch.log
 
     counts: dict = {}
     ids, google, twitter, groups = paired_emoji(args.data_dir, args.size, counts)
@@ -226,7 +225,7 @@ def main(argv=None) -> int:
         results["paired"], pa, pb = measure(pair, test_a, test_b, ext)
         pair.save_pretrained(out / "paired")
         rows = (pa, pb)
-    results["wall_seconds"] = round(time.perf_counter() - start, 1)
+    results["wall_seconds"] = round(watch.elapsed(), 1)
     results["cpu_seconds"] = round(time.process_time(), 1)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     for name in ("identity", "cyclegan", "paired"):

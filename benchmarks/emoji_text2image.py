@@ -44,6 +44,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from limits import Stopwatch
 
 import genzoo
 from genzoo.data import DataConfig, load_dataset
@@ -197,10 +198,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-
-    def log(msg: str) -> None:
-        print(f"[{time.perf_counter() - start:7.1f}s] {msg}", flush=True)
+    watch = Stopwatch()
+    log = watch.log
 
     torch.set_num_threads(1)
     data_cfg = DataConfig(name="emoji", data_dir=args.data_dir, size=32, seed=args.seed)
@@ -260,7 +259,7 @@ def main(argv=None) -> int:
     d_real, _ = nearest(data.test.x, bank, 1)
     results["nearest_train_rms"] = {"samples_median": float(d_gen.median()), "samples_min": float(d_gen.min()),
                                     "real_test_median": float(d_real.median()), "real_test_min": float(d_real.min())}
-    results["wall_seconds"] = round(time.perf_counter() - start, 1)
+    results["wall_seconds"] = round(watch.elapsed(), 1)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     for name, r in results["accuracy"].items():
         extra = f" ± {r['se']:.3f}; per name {r['per_name']:.3f} ± {r['per_name_se']:.3f}" if "se" in r else ""

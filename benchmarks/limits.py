@@ -53,6 +53,20 @@ def threads(n: int | None) -> Iterator[None]:
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
 
 
+class Stopwatch:
+    """Seconds since creation (``elapsed()``), and ``log(msg)``: the message printed behind them, for
+    a benchmark's progress lines."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def log(self, msg: str) -> None:
+        print(f"[{self.elapsed():7.1f}s] {msg}", flush=True)
+
+
 def interleaved_times(fns: Mapping[str, Callable[..., object]], repeats: int = 5, warmup: int = 1,
                       clock: str = "wall", setup: Mapping[str, Callable[[], object]] | None = None
                       ) -> dict[str, list[float]]:

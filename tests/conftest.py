@@ -20,9 +20,11 @@ def benchmark_script():
     """Load ``benchmarks/NAME.py`` as a module (the scripts are not a package): ``load(NAME)``.
     Registered in ``sys.modules`` while the test runs (dataclasses look their module up there)."""
     loaded = []
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(folder))  # the scripts import their siblings (limits), as when run directly
 
     def load(name: str):
-        path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        path = folder / f"{name}.py"
         spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
@@ -31,5 +33,6 @@ def benchmark_script():
         return module
 
     yield load
+    sys.path.remove(str(folder))
     for name in loaded:
         sys.modules.pop(name, None)
