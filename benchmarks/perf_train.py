@@ -74,9 +74,10 @@ def make_model(shape):
     return build_model("vae", shape, hidden=(500,), latent_dim=50, activation="tanh")
 
 
-def genzoo_run(data, init: dict, steps: int, batch: int = BATCH):
+def genzoo_run(data, init: dict, steps: int, batch: int = BATCH, compile: bool = False):
     """(setup, timed): a Trainer on a fresh copy of the model; ``fit()`` of one epoch of ``steps``
-    batches (its own set-up, the optimizer's creation included, is timed)."""
+    batches (its own set-up, the optimizer's creation included, is timed). ``compile``: the
+    trainer's ``--compile`` (compiled once, before the timed rounds, by :func:`bench_train`)."""
     from genzoo.training import TrainConfig, Trainer
     from genzoo.training.run import build_objective
 
@@ -84,7 +85,7 @@ def genzoo_run(data, init: dict, steps: int, batch: int = BATCH):
         model = make_model(data.shape)
         model.load_state_dict(init)
         cfg = TrainConfig(epochs=1, batch_size=batch, progress=False, validate=False, sample_every=0,
-                          device="cpu", max_steps=steps)
+                          device="cpu", max_steps=steps, compile=compile)
         return Trainer(model, build_objective("elbo"), data, cfg, log=lambda m: None)
 
     return setup, lambda trainer: trainer.fit()
@@ -187,24 +188,68 @@ def ceiling_run(steps: int):
     return run
 
 
+def adam_bound_run(init: dict, steps: int):
+    """A bound on any Adam trainer: the ceiling's multiplies plus torch's fused Adam update of
+    parameters of the model's sizes (gradients given), ``steps`` times; nothing else."""
+    mults = ceiling_run(1)
+    params = [torch.nn.Parameter(v.clone()) for v in init.values() if v.is_floating_point()]
+    for p in params:
+        p.grad = torch.randn_like(p) * 1e-3
+    opt = torch.optim.Adam(params, lr=1e-3, fused=True)
+
+    def run():
+        for _ in range(steps):
+            mults()
+            opt.step()
+    return run
+
+
+def forward_backward_run(x: torch.Tensor, shape, init: dict, steps: int):
+    """(setup, timed): the loss's forward and backward of each batch only, no parameter update
+    (what a step costs before any optimizer)."""
+    batches = list(x.split(BATCH))[:steps]
+
+    def setup():
+        model = make_model(shape)
+        model.load_state_dict(init)
+        return model
+
+    def run(model):
+        for xb in batches:
+            for p in model.parameters():
+                p.grad = None
+            (-elbo(model, xb).mean()).backward()
+    return setup, run
+
+
 def bench_train(args) -> dict:
     n = args.steps * BATCH
     name, data = load_data(args.data_dir, n)
     x = data.train.x[:n].contiguous()
     init = make_model(data.shape).state_dict()
-    runs = {"genzoo": genzoo_run(data, init, args.steps),
-            "plain": plain_run(x, data.shape, init, args.steps, fused=False),
-            "plain-fused": plain_run(x, data.shape, init, args.steps, fused=True)}
+    runs = {"genzoo": genzoo_run(data, init, args.steps)}
+    if args.compile:
+        runs["genzoo-compile"] = genzoo_run(data, init, args.steps, compile=True)
+    runs.update({"plain": plain_run(x, data.shape, init, args.steps, fused=False),
+                 "plain-fused": plain_run(x, data.shape, init, args.steps, fused=True)})
+    if args.bounds:
+        runs["fwd+bwd only"] = forward_backward_run(x, data.shape, init, args.steps)
     notes = {}
     tmp = tempfile.TemporaryDirectory()
     try:
         runs["pythae"] = pythae_run(x, data.shape, init, tmp.name)
     except Exception as e:  # pythae missing, or not importable under this torch
         notes["pythae"] = f"not run: {type(e).__name__}: {e}"
-    fns = {"ceiling": ceiling_run(args.steps), **{k: v[1] for k, v in runs.items()}}
+    fns = {"ceiling": ceiling_run(args.steps)}
+    if args.bounds:
+        fns["mults+adam"] = adam_bound_run(init, args.steps)
+    fns.update({k: v[1] for k, v in runs.items()})
     setup = {k: v[0] for k, v in runs.items()}
     with threads(1):
         t0 = time.perf_counter()
+        if args.compile:  # compile before the rounds (later trainers reuse the compiled step)
+            fns["genzoo-compile"](setup["genzoo-compile"]())
+            notes["genzoo-compile"] = f"compiled in {time.perf_counter() - t0:.1f} s before the rounds"
         times = interleaved_times(fns, args.repeats, warmup=1, clock=args.clock, setup=setup)
         wall = time.perf_counter() - t0
     tmp.cleanup()
@@ -215,8 +260,10 @@ def bench_train(args) -> dict:
         rows[k] = {"images_per_s": round(n / t, 1), "fraction_of_ceiling": round(med["ceiling"] / t, 3),
                    "seconds": [round(v, 4) for v in times[k]]}
     for k in rows:
-        if k != "ceiling":
+        if k not in ("ceiling", "mults+adam", "fwd+bwd only"):
             rows[k]["genzoo_speedup"] = round(med[k] / med["genzoo"], 3)
+            if "genzoo-compile" in med:
+                rows[k]["genzoo_compile_speedup"] = round(med[k] / med["genzoo-compile"], 3)
     return {"benchmark": "train", "data": name, "steps": args.steps, "batch": BATCH, "repeats": args.repeats,
             "clock": args.clock, "machine": machine(), "threads": 1,
             "ceiling_gflops": round(flops * args.steps / med["ceiling"] / 1e9, 2),
@@ -299,10 +346,14 @@ def print_table(res: dict) -> None:
         print(f"# VAE 784-500-50 tanh, batch {res['batch']}, {res['steps']} steps per call, {res['data']}, "
               f"1 thread, medians of {res['repeats']} interleaved rounds, clock {res['clock']}; ceiling "
               f"{res['ceiling_gflops']} GFLOP/s ({res['mflop_per_image_step']} MFLOP per image per step)")
-        print(f"{'path':<14}{'img/s':>10}{'of ceiling':>12}{'genzoo is':>11}")
+        compiled = "genzoo-compile" in res["rows"]
+        print(f"{'path':<16}{'img/s':>10}{'of ceiling':>12}{'genzoo is':>11}"
+              + (f"{'compiled is':>13}" if compiled else ""))
         for k, r in res["rows"].items():
             ratio = f"{r['genzoo_speedup']:.2f}x" if "genzoo_speedup" in r else ""
-            print(f"{k:<14}{r['images_per_s']:>10.0f}{r['fraction_of_ceiling']:>11.0%}{ratio:>11}")
+            ratio_c = f"{r['genzoo_compile_speedup']:.2f}x" if "genzoo_compile_speedup" in r else ""
+            print(f"{k:<16}{r['images_per_s']:>10.0f}{r['fraction_of_ceiling']:>11.0%}{ratio:>11}"
+                  + (f"{ratio_c:>13}" if compiled else ""))
     else:
         print(f"# genzoo trainer, {res['steps_per_process']} steps of {res['batch_per_process']} per process, "
               f"gloo, 1 thread per process, wall clock, medians of {res['repeats']} rounds (launches alternated)")
@@ -325,6 +376,11 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=2, help="--ddp: timed fits per launch (per NaN-check interval)")
     p.add_argument("--batch", type=int, default=BATCH,
                    help=f"--ddp: batch per process (default: {BATCH}); the all-reduce per step is the same at any size")
+    p.add_argument("--compile", action="store_true",
+                   help="also time the trainer with --compile (torch.compile, inductor), compiled before the rounds")
+    p.add_argument("--bounds", action="store_true",
+                   help="also time two bounds: the multiplies plus a fused Adam update only, and the loss's "
+                        "forward and backward only (no update)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = p.parse_args(argv)
     if args.ddp_worker:
