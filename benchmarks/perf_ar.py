@@ -8,7 +8,9 @@
   written here: a running pre-activation a += W[:, i] x_i and one output dot product per pixel).
   The ceiling: NADE's multiply-adds, 5 B D H per step (forward: the running sum and the output dot
   products; backward: dV, dh, dW), i.e. 10 B D H FLOPs, at this machine's matmul rate for a
-  784 -> 500 linear layer at the same batch (``limits.matmul_ceiling``).
+  784 -> 500 linear layer at the same batch (``limits.matmul_ceiling``). Beside it, the sigmoid
+  floor: one sigmoid of each of the step's B x D x H hidden activations and nothing else
+  (:func:`sigmoid_floor`), the element-wise work any exact NADE step must do at least.
 * ``sample``: naive (the whole network for every sub-pixel) against fast (incremental) sampling of
   every autoregressive model at 1x28x28 with the default, paper-sized configs, untrained weights.
   The naive sampler of the convolutional and deep models takes minutes at 28x28, so by default it
@@ -82,6 +84,20 @@ def nade_step(path: str, v, params) -> None:
     F.binary_cross_entropy_with_logits(logits + b, v, reduction="none").sum(1).mean().backward()
 
 
+def sigmoid_floor(batch: int, d: int, hid: int):
+    """The element-wise work no exact NADE step can skip: one sigmoid of each of its B x D x H
+    hidden pre-activations (the forward alone; the backward needs their derivatives too), over
+    tiles of 8 pixels x up to 125 examples that stay in the cache, into a reused buffer."""
+    rows = min(batch, 125)
+    src, out = torch.randn(rows, 8, hid), torch.empty(rows, 8, hid)
+    tiles = -(-batch * d // (rows * 8))
+
+    def run():
+        for _ in range(tiles):
+            torch.sigmoid(src, out=out)
+    return run
+
+
 def run_nade(args) -> None:
     d, hid = 784, args.hidden
     g = torch.Generator().manual_seed(0)
@@ -94,6 +110,7 @@ def run_nade(args) -> None:
     for batch in args.batch:
         v = (torch.rand(batch, d, generator=g) < 0.3).float()
         paths = {p: (lambda p=p, v=v: nade_step(p, v, params)) for p in args.paths}
+        paths["sigmoid floor"] = sigmoid_floor(batch, d, hid)
         med = interleaved_medians(paths, args.repeats, clock="cpu")
         flops = 10 * batch * d * hid
         ceil = matmul_ceiling([MatmulOp(batch, d, hid, label="x W^T"), MatmulOp(batch, hid, d, label="g W"),
@@ -104,6 +121,9 @@ def run_nade(args) -> None:
                   f"{rate:>9.1f} {rate / ceil.gflops:>10.1%}")
         print(f"{batch:>6} {'ceiling':<11} {flops / ceil.gflops / 1e9:>9.4f}   (matmul {ceil.gflops:.1f} GFLOP/s, "
               f"{flops / 1e9:.2f} GFLOP per step)")
+        floor = med["sigmoid floor"]
+        print(f"{batch:>6} {'sigmoid floor':<11} {floor:>7.4f}   (one sigmoid per hidden activation, B D H = "
+              f"{batch * d * hid / 1e6:.0f}M: {floor / (flops / ceil.gflops / 1e9):.1f}x the ceiling's time)")
 
 
 # ---- sampling -------------------------------------------------------------------------------------
