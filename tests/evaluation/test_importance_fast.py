@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.cli.main import main
-from genzoo.distributions import Bernoulli
+from genzoo.distributions import Bernoulli, softplus_sum
 from genzoo.evaluation import importance
 from genzoo.evaluation.importance import importance_sampled_log_prob
 from genzoo.evaluation.likelihood import evaluate_likelihood
@@ -72,6 +72,25 @@ def test_bernoulli_log_prob_without_gradient_equals_bce_with_logits(binary):
     assert trained.requires_grad and not lean.requires_grad and lean.shape == (7, 5)
     torch.testing.assert_close(lean.double(), ref, rtol=0, atol=atol)
     torch.testing.assert_close(trained.detach().double(), ref, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("shape,event_dims", [((4, 3, 1, 28, 28), 3), ((5, 100), 1), ((5, 67), 1), ((5, 16), 1),
+                                              ((2, 3, 5, 8), 2), ((2, 9), 0), ((3, 3, 32, 32), 3)])
+def test_softplus_sum_by_group_products_equals_the_sum_of_softplus(shape, event_dims):
+    """sum max(l, 0) + log prod (1 + exp(-|l|)) in groups (with and without a ragged last group,
+    no group at all, no event dimension) against sum softplus(l) in float64, logits over 60 nats."""
+    g = torch.Generator().manual_seed(1)
+    logits = 10 * torch.randn(shape, generator=g)
+    logits.view(-1)[:4] = torch.tensor([-30.0, 30.0, 0.0, -1e-4])
+    ours = softplus_sum(logits, event_dims)
+    ref = F.softplus(logits.double())
+    ref = ref.flatten(ref.dim() - event_dims).sum(-1) if event_dims else ref
+    d = math.prod(shape[len(shape) - event_dims:])
+    # float32: one rounding (2^-24 relative) per addition of at most d terms of at most max|l|,
+    # per factor 1 + exp(-|l|) and per product; 4 units of that per term
+    atol = 4 * d * 2.0 ** -24 * (1 + float(logits.abs().max()))
+    assert ours.shape == ref.shape and ours.dtype == torch.float32
+    torch.testing.assert_close(ours.double(), ref, rtol=0, atol=atol)
 
 
 # ---- compile=True: the decoder and its log-density compiled per block ---------------------------
