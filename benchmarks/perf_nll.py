@@ -17,8 +17,9 @@ genzoo's trainer, so the estimates are of a real model; then, in interleaved rou
 * ``genzoo-bce`` (``--bce``): genzoo's estimator with the Bernoulli log-density as the family
   computed it before session 7 (BCE with logits, :func:`bce_density`), for what the leaner
   no-gradient formula (x . l - sum softplus(l), now the family's) saves;
-* ``genzoo-compiled`` (``--compiled``): ``model.log_prob(x, k=k, compile=True)``, the decoder and
-  its log-density compiled per block (``torch.compile``, inductor), compiled (one estimate)
+* ``genzoo-compiled`` (``--compiled``): ``model.log_prob(x, k=k, compile=True)``, a block's
+  log-weights (the decoder, its log-density, the prior and q terms) compiled (``torch.compile``,
+  inductor), compiled (one estimate)
   before the timed rounds, the compile time reported apart; ``genzoo-compiled-b<rows>``
   (``--compiled-blocks``) the same with other block sizes;
 * ``ceiling-b<rows>``: the ceiling at the block shapes of every other block size measured (the
@@ -163,9 +164,9 @@ def block_parts(model, rows_list: list[int], repeats: int) -> None:
     repeated over about 20,000 rows per call, CPU-time medians of interleaved calls): the two
     multiplies and the tanh into preallocated outputs, the decoder as the model runs it (fresh
     tensors), the Bernoulli log-density as the family computes it without a gradient
-    (x . l - sum softplus(l)) and as it did before (BCE with logits), the decoder and density
-    compiled together (:func:`genzoo.evaluation.importance.compiled_decoder_log_prob`), the prior
-    and q log-densities, and the whole block's log-weights (eager)."""
+    (x . l - sum softplus(l)) and as it did before (BCE with logits), the prior and q
+    log-densities, and the whole block's log-weights, eager and compiled
+    (:func:`genzoo.evaluation.importance.compiled_block_log_weights`)."""
     from limits import interleaved_medians
 
     g = torch.Generator().manual_seed(0)
@@ -180,7 +181,7 @@ def block_parts(model, rows_list: list[int], repeats: int) -> None:
 def _block_parts(model, x, s: int, g):
     """(callables, rows they cover): each part of a block of s samples x the images, looped."""
     from genzoo.distributions import Bernoulli
-    from genzoo.evaluation.importance import compiled_decoder_log_prob, decoder_log_prob
+    from genzoo.evaluation.importance import block_log_weights, compiled_block_log_weights
 
     b, latent = x.shape[0], 50
     first, second = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)]
@@ -191,8 +192,8 @@ def _block_parts(model, x, s: int, g):
     logits = second(h).view(s, b, 1, 28, 28)
     pre, hid, out = torch.empty_like(h), torch.empty_like(h), torch.empty(s * b, 784)
     reps = max(1, 20000 // (s * b))
-    compiled = compiled_decoder_log_prob()
-    compiled(model, z, x)  # compiled here, untimed
+    compiled = compiled_block_log_weights()
+    compiled(model, prior, q, z, x)  # compiled here, untimed
     parts = {
         "mm1": lambda: torch.addmm(first.bias, zf, first.weight.t(), out=pre),
         "tanh": lambda: torch.tanh(pre, out=hid),
@@ -200,9 +201,9 @@ def _block_parts(model, x, s: int, g):
         "decoder": lambda: model.likelihood(z),
         "density": lambda: Bernoulli(logits, event_dims=3).log_prob(x),
         "bce": lambda: bce_density(logits, x),
-        "compiled": lambda: compiled(model, z, x),
         "prior+q": lambda: prior.log_prob(z) - q.log_prob(z),
-        "block": lambda: decoder_log_prob(model, z, x) + prior.log_prob(z) - q.log_prob(z),
+        "block": lambda: block_log_weights(model, prior, q, z, x),
+        "compiled": lambda: compiled(model, prior, q, z, x),
     }
     return {k: (lambda f=f: [f() for _ in range(reps)]) for k, f in parts.items()}, reps * s * b
 

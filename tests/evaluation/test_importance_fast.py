@@ -95,9 +95,10 @@ def test_softplus_sum_by_group_products_equals_the_sum_of_softplus(shape, event_
 
 # ---- compile=True: the decoder and its log-density compiled per block ---------------------------
 
-def _tiny():
+def _tiny(variant="vae"):
     torch.manual_seed(0)
-    model = build_model("vae", (1, 6, 6), hidden=(20,), latent_dim=3).eval()
+    kw = {"pseudo_inputs": 9} if variant == "vae-vamp" else {}
+    model = build_model(variant, (1, 6, 6), hidden=(20,), latent_dim=3, **kw).eval()
     return model, (torch.rand(5, 1, 6, 6) < 0.4).float()
 
 
@@ -105,12 +106,18 @@ def _eager_backend(monkeypatch):
     """compile=True with dynamo's ``eager`` backend: the plumbing (tracing, guards, the same
     draws) without inductor's seconds of C++ compilation."""
     monkeypatch.setattr(importance, "_compiled",
-                        torch.compile(importance.decoder_log_prob, backend="eager", dynamic=False))
+                        torch.compile(importance.block_log_weights, backend="eager", dynamic=False))
 
 
-def test_compiled_estimate_equals_the_eager_one(monkeypatch):
-    model, x = _tiny()
+@pytest.mark.parametrize("variant", ["vae", "vae-vamp"])
+def test_compiled_estimate_equals_the_eager_one(variant, monkeypatch):
+    """The same draws and value; new q and prior objects for each batch of images reuse the
+    compiled blocks (no recompilation beyond the two block shapes of the first batch)."""
+    from torch._dynamo.utils import counters
+
+    model, x = _tiny(variant)
     _eager_backend(monkeypatch)
+    counters.clear()
     kw = {"k": 230, "chunk": 100, "block_rows": 64}
     eager = importance_sampled_log_prob(model, x, generator=torch.Generator().manual_seed(3), **kw)
     compiled = importance_sampled_log_prob(model, x, generator=torch.Generator().manual_seed(3), compile=True, **kw)
@@ -119,6 +126,9 @@ def test_compiled_estimate_equals_the_eager_one(monkeypatch):
     torch.testing.assert_close(via_model, model.log_prob(x, k=230, chunk=100,
                                                          generator=torch.Generator().manual_seed(3)),
                                rtol=0, atol=2e-5)
+    frames = counters["stats"]["unique_graphs"]
+    model.log_prob(1 - x, k=230, chunk=100, compile=True)  # other images, other q: no new graph
+    assert counters["stats"]["unique_graphs"] == frames
 
 
 def test_blocks_are_balanced():
@@ -135,7 +145,7 @@ def test_compile_unavailable_is_a_one_line_error(monkeypatch):
         raise RuntimeError("InvalidCxxCompiler: no working C++ compiler found\nsecond line")
 
     monkeypatch.setattr(importance, "_compiled",
-                        torch.compile(importance.decoder_log_prob, backend=failing_backend, dynamic=False))
+                        torch.compile(importance.block_log_weights, backend=failing_backend, dynamic=False))
     with pytest.raises(importance.CompileUnavailableError, match="compile: torch.compile is unavailable here"
                        r" \(BackendCompilerFailed: .*\); evaluate without compile") as e:
         importance_sampled_log_prob(model, x, k=10, compile=True)
@@ -165,7 +175,7 @@ def test_genzoo_eval_compile(tmp_path, monkeypatch, capsys):
         figures.append(json.loads(capsys.readouterr().out)["nll_nats"])
     assert figures[1] == pytest.approx(figures[0], abs=1e-5)
     monkeypatch.setattr(importance, "_compiled", torch.compile(
-        importance.decoder_log_prob, backend=lambda gm, inputs: 1 / 0, dynamic=False))
+        importance.block_log_weights, backend=lambda gm, inputs: 1 / 0, dynamic=False))
     assert main(["eval", str(run), "-k", "5", "--limit", "3", "--compile"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("genzoo: error: compile: torch.compile is unavailable here (BackendCompilerFailed")

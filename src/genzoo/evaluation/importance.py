@@ -20,24 +20,25 @@ class CompileUnavailableError(ValueError):
     for inductor, an unsupported Python, ...)."""
 
 
-def decoder_log_prob(model, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """log p(x|z) for a block of samples z (s, B, L) of the images x (B, ...): (s, B). The part of
-    a log-weight that runs the decoder, and the part ``compile=True`` compiles."""
-    return model.likelihood(z).log_prob(x)
+def block_log_weights(model, prior, q, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """log p(x|z) + log p(z) - log q(z|x) for a block of samples z (s, B, L) of the images x (B, ...):
+    (s, B), through the family interfaces (``model.likelihood(z).log_prob(x)``, ``prior.log_prob``,
+    ``q.log_prob``). What ``compile=True`` compiles."""
+    return model.likelihood(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
 
 
 _compiled = None
 
 
-def compiled_decoder_log_prob():
-    """:func:`decoder_log_prob` compiled by ``torch.compile`` (inductor; on the CPU its C++ kernels
-    fuse the decoder's bias, activation and the log-density's element-wise work and sum around the
-    multiplies). One compilation per model and block shape (``dynamic=False``), kept for the
-    process; the first block of each shape pays it (seconds)."""
+def compiled_block_log_weights():
+    """:func:`block_log_weights` compiled by ``torch.compile`` (inductor; on the CPU its C++
+    kernels fuse the decoder's bias and activation, the log-density's element-wise work and sums,
+    and the prior and q terms, around the multiplies). One compilation per model and block shape
+    (``dynamic=False``), kept for the process; the first block of each shape pays it (seconds)."""
     global _compiled
     if _compiled is None:
         try:
-            _compiled = torch.compile(decoder_log_prob, dynamic=False)
+            _compiled = torch.compile(block_log_weights, dynamic=False)
         except Exception as e:  # e.g. torch.compile unsupported on this Python
             raise CompileUnavailableError(_unavailable(e)) from e
     return _compiled
@@ -49,9 +50,9 @@ def _unavailable(e: BaseException) -> str:
             "evaluate without compile (genzoo eval without --compile)")
 
 
-def _call_compiled(fn, model, z, x):
+def _call_compiled(fn, *args):
     try:
-        return fn(model, z, x)
+        return fn(*args)
     except torch._dynamo.exc.TorchDynamoException as e:  # the backend failed (no C++ compiler, ...)
         raise CompileUnavailableError(_unavailable(e)) from e
 
@@ -74,14 +75,14 @@ def importance_sampled_log_prob(model, x: torch.Tensor, *, k: int, chunk: int = 
     ``chunk`` samples per call), and pushed through the decoder in blocks of at most about
     ``block_rows`` rows (samples x images); the log-sum-exp over samples is streamed, a running
     maximum and sum per image, so memory is one block whatever k is. ``compile=True`` runs
-    :func:`decoder_log_prob` compiled (:func:`compiled_decoder_log_prob`): the same draws and the
+    :func:`block_log_weights` compiled (:func:`compiled_block_log_weights`): the same draws and the
     same value up to float rounding, faster on long evaluations (BENCHMARKS.md, "IS-NLL against
     the ceiling"); :class:`CompileUnavailableError` where torch.compile cannot run."""
     if k < 1:
         raise ValueError(f"k (importance samples) must be >= 1, got {k}")
     if chunk < 1 or block_rows < 1:
         raise ValueError(f"chunk and block_rows must be >= 1, got {chunk} and {block_rows}")
-    density = compiled_decoder_log_prob() if compile else None
+    compiled = compiled_block_log_weights() if compile else None
     q = model.posterior(x)  # batch (B,)
     prior = model.prior()
     per_block = max(1, block_rows // max(len(x), 1))  # samples per decoder block, at most
@@ -89,8 +90,10 @@ def importance_sampled_log_prob(model, x: torch.Tensor, *, k: int, chunk: int = 
     for start in range(0, k, chunk):
         z_chunk = q.rsample((min(chunk, k - start),), generator)  # (c, B, L)
         for z in _balanced_blocks(z_chunk, per_block):  # (s, B, L)
-            ll = decoder_log_prob(model, z, x) if density is None else _call_compiled(density, model, z, x)
-            lw = ll + prior.log_prob(z) - q.log_prob(z)  # (s, B)
+            if compiled is None:
+                lw = block_log_weights(model, prior, q, z, x)  # (s, B)
+            else:
+                lw = _call_compiled(compiled, model, prior, q, z, x)
             if top is None:
                 top, total = torch.full_like(lw[0], -math.inf), torch.zeros_like(lw[0])
             new_top = torch.maximum(top, lw.max(0).values)
