@@ -27,9 +27,9 @@ def register(sub) -> None:
     p.add_argument("--data-dir", help="override the data directory recorded in the run")
     p.add_argument("--out", help="JSON path (default: RUN_DIR/eval_<split>.json)")
     p.add_argument("--compile", action="store_true",
-                   help="latent-variable models: run the importance-sampled NLL's decoder and log-density "
-                        "compiled (torch.compile, inductor; needs a C++ compiler): the same draws and value, "
-                        "seconds to compile, then faster (default: eager)")
+                   help="latent-variable models: compute the importance-sampled NLL's log-weights (decoder, "
+                        "log-density, prior and q) compiled (torch.compile, inductor; needs a C++ compiler): the "
+                        "same draws and value, seconds to compile, then faster (default: eager)")
     p.set_defaults(func=run)
 
 
