@@ -97,19 +97,22 @@ def test_softplus_sum_by_group_products_equals_the_sum_of_softplus(shape, event_
 
 def _tiny(variant="vae"):
     torch.manual_seed(0)
-    kw = {"pseudo_inputs": 9} if variant == "vae-vamp" else {}
-    model = build_model(variant, (1, 6, 6), hidden=(20,), latent_dim=3, **kw).eval()
+    kw = {"vae-vamp": {"pseudo_inputs": 9}, "vae-gaussian": {"decoder": "gaussian"}}.get(variant, {})
+    model = build_model(variant.replace("-gaussian", ""), (1, 6, 6), hidden=(20,), latent_dim=3, **kw).eval()
     return model, (torch.rand(5, 1, 6, 6) < 0.4).float()
 
 
 def _eager_backend(monkeypatch):
     """compile=True with dynamo's ``eager`` backend: the plumbing (tracing, guards, the same
-    draws) without inductor's seconds of C++ compilation."""
+    draws) without inductor's seconds of C++ compilation. Dynamo's caches are emptied first: past
+    its recompile limit (8 models or block shapes for one function) it would run the function
+    uncompiled."""
+    torch._dynamo.reset()
     monkeypatch.setattr(importance, "_compiled",
                         torch.compile(importance.block_log_weights, backend="eager", dynamic=False))
 
 
-@pytest.mark.parametrize("variant", ["vae", "vae-vamp"])
+@pytest.mark.parametrize("variant", ["vae", "vae-vamp", "vae-gaussian"])
 def test_compiled_estimate_equals_the_eager_one(variant, monkeypatch):
     """The same draws and value; new q and prior objects for each batch of images reuse the
     compiled blocks (no recompilation beyond the two block shapes of the first batch)."""
@@ -140,6 +143,7 @@ def test_blocks_are_balanced():
 
 def test_compile_unavailable_is_a_one_line_error(monkeypatch):
     model, x = _tiny()
+    torch._dynamo.reset()  # a cached graph for this code would never reach the failing backend
 
     def failing_backend(gm, inputs):
         raise RuntimeError("InvalidCxxCompiler: no working C++ compiler found\nsecond line")
@@ -174,6 +178,7 @@ def test_genzoo_eval_compile(tmp_path, monkeypatch, capsys):
         assert main(["eval", str(run), "-k", "50", "--limit", "30", *extra]) == 0
         figures.append(json.loads(capsys.readouterr().out)["nll_nats"])
     assert figures[1] == pytest.approx(figures[0], abs=1e-5)
+    torch._dynamo.reset()
     monkeypatch.setattr(importance, "_compiled", torch.compile(
         importance.block_log_weights, backend=lambda gm, inputs: 1 / 0, dynamic=False))
     assert main(["eval", str(run), "-k", "5", "--limit", "3", "--compile"]) == 2
@@ -196,6 +201,7 @@ class _Exact(torch.nn.Module):
 def test_inductor_compiled_estimate_equals_the_eager_one():
     """The real thing: inductor's C++ kernels (seconds to compile) give the eager estimate."""
     model, x = _tiny()
+    torch._dynamo.reset()
     eager = importance_sampled_log_prob(model, x, k=300, generator=torch.Generator().manual_seed(5))
     compiled = importance_sampled_log_prob(model, x, k=300, generator=torch.Generator().manual_seed(5),
                                            compile=True)

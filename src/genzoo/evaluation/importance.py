@@ -34,7 +34,9 @@ def compiled_block_log_weights():
     """:func:`block_log_weights` compiled by ``torch.compile`` (inductor; on the CPU its C++
     kernels fuse the decoder's bias and activation, the log-density's element-wise work and sums,
     and the prior and q terms, around the multiplies). One compilation per model and block shape
-    (``dynamic=False``), kept for the process; the first block of each shape pays it (seconds)."""
+    (``dynamic=False``), kept for the process; the first block of each shape pays it (seconds).
+    Past dynamo's recompile limit (``torch._dynamo.config.recompile_limit``, 8: models times block
+    shapes in one process) dynamo runs it uncompiled, with a warning: the same values, eager speed."""
     global _compiled
     if _compiled is None:
         try:
