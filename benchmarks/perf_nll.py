@@ -208,6 +208,26 @@ def _block_parts(model, x, s: int, g):
     return {k: (lambda f=f: [f() for _ in range(reps)]) for k, f in parts.items()}, reps * s * b
 
 
+@torch.no_grad()
+def op_profile(k: int, rows: int = 14) -> None:
+    """``torch.profiler`` tables (self CPU time by op) of one estimate on 100 random binary
+    images, eager and with ``compile=True`` (compiled, untimed, first); the copies (``aten::copy_``)
+    by shape, which shows the bias that ``addmm`` copies into its output before the multiply."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model = make_model((1, 28, 28)).eval()
+    x = (torch.rand(BATCH, 1, 28, 28, generator=torch.Generator().manual_seed(0)) < 0.2).float()
+    for compile in (False, True):
+        model.log_prob(x, k=k, generator=torch.Generator().manual_seed(0), compile=compile)  # warm / compile
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            model.log_prob(x, k=k, generator=torch.Generator().manual_seed(0), compile=compile)
+        print(f"# compile={compile}: {BATCH} images x k={k}")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows, max_name_column_width=40))
+        for e in prof.key_averages(group_by_input_shape=True):
+            if e.key == "aten::copy_" and e.self_cpu_time_total > 1000:
+                print(f"aten::copy_ {e.input_shapes[0]}: {e.count} calls, {e.self_cpu_time_total / 1e3:.1f} ms")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=str(DATA_DIR))
@@ -222,6 +242,8 @@ def main(argv=None) -> int:
                    help="also genzoo's estimator with these decoder block sizes (rows)")
     p.add_argument("--parts", type=int, nargs="*", default=None,
                    help="only profile the parts of one decoder block of these sizes (rows), then stop")
+    p.add_argument("--profile", action="store_true",
+                   help="only print torch.profiler tables of one estimate (100 images, eager and compiled), then stop")
     p.add_argument("--compiled", action="store_true",
                    help="also genzoo's estimator with compile=True (the decoder and its density compiled per "
                         "block, torch.compile); compiled before the timed rounds, the compile time reported apart")
@@ -231,6 +253,9 @@ def main(argv=None) -> int:
                    help="also genzoo's estimator with the Bernoulli log-density as BCE with logits (before session 7)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    if args.profile:
+        op_profile(args.k)
+        return 0
     if args.parts is not None:
         block_parts(make_model((1, 28, 28)).eval(), args.parts or [BLOCK_ROWS], args.repeats)
         return 0
