@@ -19,19 +19,19 @@ genzoo's trainer, so the estimates are of a real model; then, in interleaved rou
   no-gradient formula (x . l - sum softplus(l), now the family's) saves;
 * ``genzoo-compiled`` (``--compiled``): ``model.log_prob(x, k=k, compile=True)``, a block's
   log-weights (the decoder, its log-density, the prior and q terms) compiled (``torch.compile``,
-  inductor), compiled (one estimate)
-  before the timed rounds, the compile time reported apart; ``genzoo-compiled-b<rows>``
-  (``--compiled-blocks``) the same with other block sizes;
+  inductor), compiled (one estimate) before the timed rounds, the compile time reported apart;
+  ``genzoo-compiled-b<rows>`` (``--compiled-blocks``) the same with other block sizes;
 * ``ceiling-b<rows>``: the ceiling at the block shapes of every other block size measured (the
   multiplies are faster at some shapes than at others: each path is also set against the fastest
   ceiling, ``x best ceiling``).
 
 Each path's minor page faults per call are reported too (fresh large tensors that the allocator
-maps and the kernel zero-fills are a cost the preallocated ceiling does not pay).
+maps and the kernel zero-fills are a cost the preallocated ceiling does not pay). ``--parts`` and
+``--profile`` only profile one decoder block's parts or one estimate op by op, then stop.
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/perf_nll.py --images 200 --k 5000 --repeats 3
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/perf_nll.py --images 40 --repeats 3 --no-unblocked --bce \
-        --compiled --compiled-blocks 512   # issue 15, session 7
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/perf_nll.py --images 40 --k 5000 --repeats 5 --no-unblocked \
+        --bce --blocks 512 --compiled --compiled-blocks 512   # issue 15, session 7
 """
 
 from __future__ import annotations
