@@ -61,8 +61,9 @@ def evaluate_likelihood(model, x: torch.Tensor, spec: DataSpec | None = None, *,
     ``neg_elbo_stderr`` and ``elbo_bits_per_dim``; dequantized data add ``dequantization``
     (levels, draws per example, the D log(L/width) offset in nats). ``condition``: one condition per
     row of ``x`` (e.g. the test labels) for conditional models, which then report -log p(x | y).
-    ``compile``: latent-variable models run the IS-NLL's decoder compiled (``log_prob(...,
-    compile=True)``, :mod:`genzoo.evaluation.importance`): the same draws and value, faster."""
+    ``compile``: latent-variable models compute the IS-NLL's log-weights compiled (``log_prob(...,
+    compile=True)``, :mod:`genzoo.evaluation.importance`): the same draws and value, faster once
+    compiled."""
     figure = likelihood_figure(model, spec, who=who)
     if figure not in LIKELIHOOD_FIGURES:
         raise DataError(not_a_likelihood_message(figure, who or f"model {type(model).__name__}"))
