@@ -50,7 +50,8 @@ def likelihood_figure(model, spec: DataSpec | None, *, who: str | None = None) -
 @torch.no_grad()
 def evaluate_likelihood(model, x: torch.Tensor, spec: DataSpec | None = None, *, k: int = 5000,
                         batch_size: int = 100, seed: int = 0, dequant_draws: int = 1,
-                        who: str | None = None, condition: torch.Tensor | None = None) -> dict:
+                        who: str | None = None, condition: torch.Tensor | None = None,
+                        compile: bool = False) -> dict:
     """NLL of the clean test data ``x`` under ``model``, labelled (see the module docstring).
 
     Returns ``n``, ``figure`` (the kind, :data:`~genzoo.data.spec.FIGURES`), ``label`` (in words),
@@ -59,7 +60,10 @@ def evaluate_likelihood(model, x: torch.Tensor, spec: DataSpec | None = None, *,
     over the test examples), ``bits_per_dim``; latent-variable models add ``neg_elbo_nats``,
     ``neg_elbo_stderr`` and ``elbo_bits_per_dim``; dequantized data add ``dequantization``
     (levels, draws per example, the D log(L/width) offset in nats). ``condition``: one condition per
-    row of ``x`` (e.g. the test labels) for conditional models, which then report -log p(x | y)."""
+    row of ``x`` (e.g. the test labels) for conditional models, which then report -log p(x | y).
+    ``compile``: latent-variable models compute the IS-NLL's log-weights compiled (``log_prob(...,
+    compile=True)``, :mod:`genzoo.evaluation.importance`): the same draws and value, faster once
+    compiled."""
     figure = likelihood_figure(model, spec, who=who)
     if figure not in LIKELIHOOD_FIGURES:
         raise DataError(not_a_likelihood_message(figure, who or f"model {type(model).__name__}"))
@@ -73,6 +77,10 @@ def evaluate_likelihood(model, x: torch.Tensor, spec: DataSpec | None = None, *,
     g = seeded_generator(seed, dev)
     dim = math.prod(x.shape[1:])
     latent = not getattr(model, "exact_likelihood", True)
+    if compile and not latent:
+        raise ValueError(f"compile: only the importance-sampled NLL of a latent-variable model is compiled; "
+                         f"{who or type(model).__name__} has an exact likelihood")
+    compiled = {"compile": True} if compile else {}
     nll, neg_elbo = [], []
     if getattr(model, "condition_type", None) is None:
         condition = None  # unconditional models take none
@@ -88,7 +96,7 @@ def evaluate_likelihood(model, x: torch.Tensor, spec: DataSpec | None = None, *,
         for _ in range(draws):  # E_u by averaging dequantization draws (one pass when not dequantized)
             xs = spec.dequantize(chunk, g) if dequantized else chunk
             if latent:
-                nll_sum -= model.log_prob(xs, k=k, generator=g, **given).double()
+                nll_sum -= model.log_prob(xs, k=k, generator=g, **given, **compiled).double()
                 elbo_sum -= elbo(model, xs, generator=g).double()
             else:
                 nll_sum -= model.log_prob(xs, **given).double()

@@ -229,14 +229,15 @@ class VariationalModel(LatentVariableModel):
 
     @torch.no_grad()
     def log_prob(self, x: torch.Tensor, *, k: int | None = None, generator: torch.Generator | None = None,
-                 chunk: int = 500) -> torch.Tensor:
+                 chunk: int = 500, compile: bool = False) -> torch.Tensor:
         """Importance-sampled estimate of log p(x) with ``k`` samples of q(z|x) (default
         :attr:`default_k` = 5000), :func:`genzoo.evaluation.importance.importance_sampled_log_prob`:
-        (B,). A stochastic lower bound in expectation (Burda et al. 2016, Theorem 1)."""
+        (B,). A stochastic lower bound in expectation (Burda et al. 2016, Theorem 1). ``compile``:
+        run the decoder and its log-density compiled (torch.compile; same draws, same value)."""
         from genzoo.evaluation.importance import importance_sampled_log_prob
 
         return importance_sampled_log_prob(self, x, k=self.default_k if k is None else k, chunk=chunk,
-                                           generator=generator)
+                                           generator=generator, compile=compile)
 
 
 def bits_per_dim(nll_nats: float | torch.Tensor, dim: int):

@@ -176,14 +176,14 @@ class VAE(VariationalModel):
 
     @torch.no_grad()
     def log_prob(self, x: torch.Tensor, *, k: int | None = None, generator: torch.Generator | None = None,
-                 chunk: int = 500) -> torch.Tensor:
+                 chunk: int = 500, compile: bool = False) -> torch.Tensor:
         """The importance-sampled estimate of :class:`VariationalModel`; with the logistic-mixture
         decoder (C x P output maps per pixel) the ``chunk`` of samples shrinks so that one chunk's
         decoder outputs stay under 2^24 values (a batch of 100 emoji at 32x32 would otherwise take
         15 GB at chunk 500)."""
         if self.mixture is not None:
             chunk = max(1, min(chunk, MIXTURE_CHUNK_VALUES // (len(x) * self.config.dim * self.mixture.num_params)))
-        return super().log_prob(x, k=k, generator=generator, chunk=chunk)
+        return super().log_prob(x, k=k, generator=generator, chunk=chunk, compile=compile)
 
     def recognition_parameters(self):
         return list(self.encoder.parameters())
