@@ -42,15 +42,21 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("genzoo: interrupted; completed epochs are checkpointed: rerun with --resume to continue",
-              file=sys.stderr)
+        _say("genzoo: interrupted; completed epochs are checkpointed: rerun with --resume to continue")
         return 130
     except (ValueError, FileNotFoundError, FileExistsError, NotImplementedError, RuntimeError) as e:
         if not isinstance(e, (ValueError, FileNotFoundError, FileExistsError, NotImplementedError)) and \
                 type(e).__name__ != "NonFiniteLossError":
             raise
-        print(f"genzoo: error: {e}", file=sys.stderr)
+        _say(f"genzoo: error: {e}")
         return 2
+
+
+def _say(line: str) -> None:
+    """``line`` and its newline to stderr in one write: under ``torchrun`` every process shares
+    the stream, and print's separate write of the newline let two ranks' lines run together."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 if __name__ == "__main__":
