@@ -145,3 +145,22 @@ def test_mean_of_a_model_without_a_decoder_distribution(tmp_path, capsys):
     assert "no decoder means" in capsys.readouterr().err
     assert main(["interpolate", str(run), "--device", "cpu"]) == 2
     assert "neither an encoder" in capsys.readouterr().err
+
+
+def test_an_error_line_is_one_write_with_its_newline(monkeypatch):
+    """Under torchrun the ranks share stderr: a line written in two parts (text, then newline) can
+    run into another rank's line."""
+    writes = []
+
+    class Recorder:
+        def write(self, s):
+            writes.append(s)
+            return len(s)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr("sys.stderr", Recorder())
+    assert main(["sample", "/nonexistent/run"]) == 2
+    assert len(writes) == 1 and writes[0].startswith("genzoo: error: ") and writes[0].endswith("\n")
+    assert writes[0].count("\n") == 1
