@@ -56,12 +56,12 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def train_command(name: str, out: Path, data_dir: str, steps: int) -> list[str]:
+def train_command(name: str, out: Path, data_dir: str, steps: int, seed: int = 0) -> list[str]:
     model, extra = RUNS[name]
     return [sys.executable, "-m", "genzoo", "train", model, "--data", "emoji", "--data-dir", data_dir,
             "--size", "32", "--batch-size", "64", "--epochs", "1000", "--max-steps", str(steps),
             "--device", "cpu", "--progress", "false", "--sample-every", "0", "--validate", "false",
-            "--out", str(out / name), "--overwrite", *extra]
+            "--seed", str(seed), "--out", str(out / name), "--overwrite", *extra]
 
 
 def real_reference(data_dir: str, extractor, n: int, seed: int = 0) -> dict:
@@ -139,6 +139,7 @@ def main(argv=None) -> int:
     p.add_argument("--picture", default=None, help="PNG: a row of 10 samples per run (run order), then 10 "
                                                    "real test emoji")
     p.add_argument("--train-only", action="store_true", help="train, do not measure (to train in parallel)")
+    p.add_argument("--seed", type=int, default=0, help="training seed of every run (use one OUT per seed)")
     args = p.parse_args(argv)
     from genzoo.evaluation.compare import CompareConfig, compare_runs, format_table, machine_description
     from genzoo.evaluation.features import emoji_classifier
@@ -150,7 +151,7 @@ def main(argv=None) -> int:
     for name in names:
         if args.skip_train:
             break
-        cmd = train_command(name, out, args.data_dir, args.steps)
+        cmd = train_command(name, out, args.data_dir, args.steps, args.seed)
         t0, c0 = time.time(), _child_cpu()
         subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
         wall, cpu = time.time() - t0, _child_cpu() - c0
