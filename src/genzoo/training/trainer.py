@@ -590,24 +590,19 @@ class Trainer:
         # torch.compile cannot trace a draw with an explicit torch.Generator (a graph break at every
         # one): a compiled step draws from the default generator, which fit() seeds every epoch
         step_noise = None if c.compile else noise
-        if self.amp_dtype is None:  # float32: no autocast context and no scaler calls in the hot loop
+        if self.amp_dtype is None:  # float32: no autocast context (about 9 us a step on the CPU)
             out = self.step_module(batch, player, step_noise)
         else:
             with torch.autocast(self.device.type, dtype=self.amp_dtype):
                 out = self.step_module(batch, player, step_noise)
         loss = out["loss"].float().mean()
-        scaled = self.scaler.is_enabled()
-        (self.scaler.scale(loss) if scaled else loss).backward()
+        self.scaler.scale(loss).backward()  # a disabled scaler passes everything through
         if c.grad_clip is not None:
-            if scaled:
-                self.scaler.unscale_(opt)
+            self.scaler.unscale_(opt)
             params = [p for g in opt.param_groups for p in g["params"]]
             torch.nn.utils.clip_grad_norm_(params, c.grad_clip)
-        if scaled:
-            self.scaler.step(opt)
-            self.scaler.update()
-        else:
-            opt.step()
+        self.scaler.step(opt)
+        self.scaler.update()
         if self.after_step is not None:  # e.g. the generator EMA of the GAN objectives
             self.after_step(self.model, player)
         return {k: v.detach() for k, v in out.items()}
