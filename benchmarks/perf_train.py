@@ -67,11 +67,16 @@ def load_data(data_dir: str, n: int):
     return cfg.name, load_dataset(cfg)
 
 
-def make_model(shape):
+def make_model(shape, init: dict | None = None):
+    """The benchmark VAE; with the weights ``init`` (a state dict) when given, so that every path
+    starts from the same ones."""
     from genzoo.training.run import build_model
 
     torch.manual_seed(0)
-    return build_model("vae", shape, hidden=(500,), latent_dim=50, activation="tanh")
+    model = build_model("vae", shape, hidden=(500,), latent_dim=50, activation="tanh")
+    if init is not None:
+        model.load_state_dict(init)
+    return model
 
 
 def genzoo_run(data, init: dict, steps: int, batch: int = BATCH, compile: bool = False):
@@ -82,8 +87,7 @@ def genzoo_run(data, init: dict, steps: int, batch: int = BATCH, compile: bool =
     from genzoo.training.run import build_objective
 
     def setup():
-        model = make_model(data.shape)
-        model.load_state_dict(init)
+        model = make_model(data.shape, init)
         cfg = TrainConfig(epochs=1, batch_size=batch, progress=False, validate=False, sample_every=0,
                           device="cpu", max_steps=steps, compile=compile)
         return Trainer(model, build_objective("elbo"), data, cfg, log=lambda m: None)
@@ -96,8 +100,7 @@ def plain_run(x: torch.Tensor, shape, init: dict, steps: int, fused: bool):
     from torch.utils.data import DataLoader, TensorDataset
 
     def setup():
-        model = make_model(shape)
-        model.load_state_dict(init)
+        model = make_model(shape, init)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({"fused": True} if fused else {}))
         return model, opt, DataLoader(TensorDataset(x), batch_size=BATCH, shuffle=True, drop_last=True)
 
@@ -166,8 +169,7 @@ def pythae_run(x: torch.Tensor, shape, init: dict, out_dir: str):
     dataset = DataProcessor().to_dataset(x)
 
     def setup():
-        model = make_model(shape)
-        model.load_state_dict(init)
+        model = make_model(shape, init)
         cfg = BaseTrainerConfig(output_dir=out_dir, num_epochs=1, per_device_train_batch_size=BATCH,
                                 learning_rate=1e-3, optimizer_cls="Adam", no_cuda=True)
         trainer = BaseTrainer(pythae_model(model), dataset, None, cfg)
@@ -210,9 +212,7 @@ def forward_backward_run(x: torch.Tensor, shape, init: dict, steps: int):
     batches = list(x.split(BATCH))[:steps]
 
     def setup():
-        model = make_model(shape)
-        model.load_state_dict(init)
-        return model
+        return make_model(shape, init)
 
     def run(model):
         for xb in batches:
