@@ -58,3 +58,32 @@ def test_setup_is_untimed_and_feeds_the_timed_call(limits, monkeypatch):
         return len(seen)
     times = limits.interleaved_times({"a": seen.append}, repeats=2, warmup=1, clock="fake", setup={"a": setup})
     assert seen == [0, 1, 2] and times == {"a": [1.0, 1.0]}  # the set-up's 100 is outside the timing
+
+
+
+def test_perf_train_bounds_do_what_they_say(benchmark_script, tmp_path):
+    """``--bounds``: the forward-backward bound leaves gradients and no update; every path starts
+    from the same weights; the multiplies + Adam bound runs."""
+    bench = benchmark_script("perf_train")
+    _, data = bench.load_data(str(tmp_path), 200)  # no binarized MNIST there: mnist5k, statically binarized
+    x = data.train.x[:200].contiguous()
+    init = bench.make_model(data.shape).state_dict()
+    assert all(torch.equal(v, init[k]) for k, v in bench.make_model(data.shape, init).state_dict().items())
+    setup, run = bench.forward_backward_run(x, data.shape, init, steps=2)
+    model = setup()
+    run(model)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    assert all(torch.equal(v, init[k]) for k, v in model.state_dict().items())  # no update
+    bench.adam_bound_run(init, steps=1)()
+
+
+def test_nade_sigmoid_floor_covers_every_hidden_activation(benchmark_script, monkeypatch):
+    bench = benchmark_script("perf_ar")
+    done = []
+    sigmoid = torch.sigmoid
+    monkeypatch.setattr(torch, "sigmoid", lambda t, **kw: done.append(t.numel()) or sigmoid(t, **kw))
+    for batch, hid in ((100, 5), (512, 3), (7, 4)):
+        done.clear()
+        bench.sigmoid_floor(batch, 784, hid)()
+        # every one of the B x D x H activations once, rounded up to whole tiles
+        assert batch * 784 * hid <= sum(done) < batch * 784 * hid + done[0]
