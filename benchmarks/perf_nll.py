@@ -52,7 +52,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from limits import MatmulOp, interleaved_times, machine, threads  # noqa: E402
 from perf_train import DATA_DIR, make_model, pythae_model  # noqa: E402
 
-from genzoo.evaluation.importance import BLOCK_ROWS, importance_sampled_log_prob  # noqa: E402
+from genzoo.evaluation.importance import (  # noqa: E402
+    BLOCK_ROWS,
+    balanced_block_sizes,
+    importance_sampled_log_prob,
+)
 from genzoo.objectives.variational import log_weights  # noqa: E402
 
 BATCH = 100  # images per call, as genzoo eval's evaluate_likelihood
@@ -134,14 +138,6 @@ def unblocked_nll(model, x, k: int, seed: int = 0, chunk: int = 500) -> torch.Te
     return torch.cat(out)
 
 
-def block_sizes(samples: int, per_block: int) -> list[int]:
-    """Samples per decoder block of one chunk: the balanced split of
-    :func:`genzoo.evaluation.importance.importance_sampled_log_prob` (``tensor_split`` into
-    ceil(samples / per_block) blocks)."""
-    n = math.ceil(samples / per_block)
-    return [samples // n + (1 if i < samples % n else 0) for i in range(n)]
-
-
 def ceiling_ops(n_images: int, k: int, block_rows: int = BLOCK_ROWS, chunk: int = 500
                 ) -> list[tuple[MatmulOp, int]]:
     """(multiply, how many times) of the estimator's unavoidable work: the decoder's two layers for
@@ -151,7 +147,7 @@ def ceiling_ops(n_images: int, k: int, block_rows: int = BLOCK_ROWS, chunk: int 
     for b in [BATCH] * (n_images // BATCH) + ([n_images % BATCH] if n_images % BATCH else []):
         per_block = max(1, block_rows // b)
         for start in range(0, k, chunk):
-            for s in block_sizes(min(chunk, k - start), per_block):
+            for s in balanced_block_sizes(min(chunk, k - start), per_block):
                 counts[s * b] = counts.get(s * b, 0) + 1
     ops = [(MatmulOp(rows, d_in, d_out, tb=True), n) for rows, n in counts.items() for d_in, d_out in ((50, 500),
                                                                                                    (500, 784))]

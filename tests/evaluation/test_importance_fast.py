@@ -136,9 +136,9 @@ def test_compiled_estimate_equals_the_eager_one(variant, monkeypatch):
 
 def test_blocks_are_balanced():
     z = torch.zeros(230, 5, 3)
-    assert [len(b) for b in importance._balanced_blocks(z, 12)] == [12] * 10 + [11] * 10
-    assert [len(b) for b in importance._balanced_blocks(z[:100], 20)] == [20] * 5
-    assert [len(b) for b in importance._balanced_blocks(z[:3], 1000)] == [3]
+    assert [len(b) for b in z.split(importance.balanced_block_sizes(len(z), 12))] == [12] * 10 + [11] * 10
+    assert [len(b) for b in z[:100].split(importance.balanced_block_sizes(100, 20))] == [20] * 5
+    assert [len(b) for b in z[:3].split(importance.balanced_block_sizes(3, 1000))] == [3]
 
 
 def test_compile_unavailable_is_a_one_line_error(monkeypatch):

@@ -59,11 +59,11 @@ def _call_compiled(fn, *args):
         raise CompileUnavailableError(_unavailable(e)) from e
 
 
-def _balanced_blocks(z: torch.Tensor, per_block: int) -> tuple[torch.Tensor, ...]:
-    """``z`` (c, B, L) split along the samples into the fewest blocks of at most ``per_block``
-    samples, of sizes that differ by at most one (few distinct shapes for a compiled decoder)."""
-    n = math.ceil(len(z) / per_block)
-    return z.tensor_split(n)
+def balanced_block_sizes(samples: int, per_block: int) -> list[int]:
+    """``samples`` split into the fewest blocks of at most ``per_block``, of sizes that differ by at
+    most one, the larger first (few distinct shapes for a compiled decoder)."""
+    n = math.ceil(samples / per_block)
+    return [samples // n + (1 if i < samples % n else 0) for i in range(n)]
 
 
 @torch.no_grad()
@@ -91,7 +91,7 @@ def importance_sampled_log_prob(model, x: torch.Tensor, *, k: int, chunk: int = 
     top = total = None  # running max of the log-weights, and sum of exp(log-weight - top): (B,)
     for start in range(0, k, chunk):
         z_chunk = q.rsample((min(chunk, k - start),), generator)  # (c, B, L)
-        for z in _balanced_blocks(z_chunk, per_block):  # (s, B, L)
+        for z in z_chunk.split(balanced_block_sizes(len(z_chunk), per_block)):  # (s, B, L)
             if compiled is None:
                 lw = block_log_weights(model, prior, q, z, x)  # (s, B)
             else:
